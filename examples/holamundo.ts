@@ -1,0 +1,48 @@
+/**
+ * The course lesson's `webapp/holamundo.py`, line for line in TypeScript.
+ *
+ * Run it with `deno run --allow-net examples/holamundo.ts`, open
+ * http://localhost:8000, then http://localhost:8000/python-logo.png: the
+ * application answers only what it defines, so the page comes back again.
+ *
+ * @module
+ */
+import { type Application, type Header, serve } from "@denowsgi/wsgi";
+
+export const holaMundoApp: Application = (_environ, startResponse) => {
+  const status = "200 OK";
+  const headers: Header[] = [
+    ["Content-type", "text/html; charset=utf-8"],
+  ];
+  startResponse(status, headers);
+  return [`
+    <html>
+        <body>
+            <h1>Hecho con Python</h1>
+            <h3>Hecho con <3</h3>
+            <hr />
+            <p>Hola mundo!</p>
+        </body>
+    </html>
+    `];
+};
+
+if (import.meta.main) {
+  const port = 8000;
+  const host = "localhost";
+  const httpd = serve(holaMundoApp, {
+    hostname: host,
+    port,
+    onListen() {
+      console.log(
+        `Escuchando en ${host}:${port}... [Presiona Ctrl+C para terminar!]`,
+      );
+    },
+  });
+  // Ctrl+C: let requests in flight finish, then exit without a traceback.
+  const stop = () => httpd.shutdown();
+  Deno.addSignalListener("SIGINT", stop);
+  await httpd.finished;
+  Deno.removeSignalListener("SIGINT", stop);
+  console.log("Servidor detenido.");
+}

@@ -1,0 +1,683 @@
+/**
+ * The server side of the contract over `Deno.serve`, read top to bottom as
+ * the path of one request: build the environ, call the application, check
+ * what it passes to `startResponse`, send the body, and handle whatever goes
+ * wrong on the way. It plays the part wsgiref's `BaseHandler` plays in
+ * Python.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@denowsgi/wsgi/server";
+ *
+ * const server = serve((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return ["Hola mundo!\n"];
+ * }, { port: 0, onListen() {} });
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  Application,
+  Body,
+  Chunk,
+  Environ,
+  ErrorStream,
+  FetchHandler,
+  GatewayOptions,
+  Header,
+  InputStream,
+  ServeOptions,
+  Write,
+} from "./mod.ts";
+
+/**
+ * Serves a WSGI application with `Deno.serve`. Takes everything
+ * `Deno.serve` takes, plus the gateway's own options, and returns Deno's
+ * `HttpServer` (`shutdown()`, `finished`, `await using`).
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@denowsgi/wsgi";
+ *
+ * await using server = serve((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return ["Hola mundo!\n"];
+ * }, { hostname: "127.0.0.1", port: 0, onListen() {} });
+ * ```
+ */
+export function serve(
+  app: Application,
+  options: ServeOptions = {},
+): Deno.HttpServer {
+  const { errors: _errors, multiprocess: _multiprocess, ...denoOptions } =
+    options;
+  const listening: Listening = {};
+  const server = Deno.serve(
+    denoOptions as Deno.ServeTcpOptions,
+    gateway(app, options, listening),
+  );
+  const addr = server.addr;
+  if (addr.transport === "tcp") {
+    listening.name = addr.hostname;
+    listening.port = String(addr.port);
+  }
+  return server;
+}
+
+/**
+ * Turns a WSGI application into a fetch handler, so the same application
+ * runs under `Deno.serve`, under `deno serve` (`export default { fetch }`),
+ * and in tests with no socket at all.
+ *
+ * @example A test with no socket
+ * ```ts
+ * import { toFetchHandler } from "@denowsgi/wsgi";
+ *
+ * const handler = toFetchHandler((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [`Hola ${environ.PATH_INFO}\n`];
+ * });
+ * const response = await handler(new Request("http://localhost/mundo"));
+ * console.log(await response.text()); // "Hola /mundo"
+ * ```
+ */
+export function toFetchHandler(
+  app: Application,
+  options: GatewayOptions = {},
+): FetchHandler {
+  return gateway(app, options, {});
+}
+
+/** Where the server listens, once it does; empty with no server. */
+interface Listening {
+  name?: string;
+  port?: string;
+}
+
+/** What every request of one gateway shares. */
+interface Context {
+  listening: Listening;
+  errors: ErrorStream;
+  multiprocess: boolean;
+}
+
+function gateway(
+  app: Application,
+  options: GatewayOptions,
+  listening: Listening,
+): FetchHandler {
+  const context: Context = {
+    listening,
+    errors: options.errors ?? standardError,
+    multiprocess: options.multiprocess ?? false,
+  };
+  return (request, info) =>
+    new Exchange(makeEnviron(request, info, context), context.errors).run(app);
+}
+
+// ---------------------------------------------------------------------------
+// 1. The environ
+// ---------------------------------------------------------------------------
+
+/**
+ * Builds the environ from the request. `request.url` is
+ * `scheme://authority/target`: the target is cut out of it as a string, so
+ * the query and any bad escapes in the path reach the application exactly
+ * as they came.
+ */
+function makeEnviron(
+  request: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+  { listening, errors, multiprocess }: Context,
+): Environ {
+  const url = request.url;
+  const authorityStart = url.indexOf("://") + 3;
+  let targetStart = url.indexOf("/", authorityStart);
+  if (targetStart === -1) targetStart = url.length;
+  let targetEnd = url.indexOf("#", targetStart);
+  if (targetEnd === -1) targetEnd = url.length;
+  const target = url.slice(targetStart, targetEnd) || "/";
+  const queryStart = target.indexOf("?");
+  const rawPath = queryStart === -1 ? target : target.slice(0, queryStart);
+  const scheme = url.startsWith("https:") ? "https" : "http";
+  const authority = url.slice(authorityStart, targetStart);
+
+  const environ: Environ = {
+    REQUEST_METHOD: request.method,
+    SCRIPT_NAME: "",
+    PATH_INFO: decodePath(rawPath),
+    QUERY_STRING: queryStart === -1 ? "" : target.slice(queryStart + 1),
+    SERVER_NAME: listening.name ?? hostOf(authority),
+    SERVER_PORT: listening.port ?? portOf(authority, scheme),
+    SERVER_PROTOCOL: "HTTP/1.1",
+    REQUEST_URI: target,
+    RAW_URI: target,
+    "wsgi.version": [1, 0],
+    "wsgi.url_scheme": scheme,
+    "wsgi.input": new Input(request.body),
+    "wsgi.errors": errors,
+    "wsgi.multithread": false,
+    "wsgi.multiprocess": multiprocess,
+    "wsgi.run_once": false,
+    "wsgi.input_terminated": true,
+    "deno.request": request,
+  };
+  if (info !== undefined) {
+    environ["deno.info"] = info;
+    const remote = info.remoteAddr as Deno.Addr;
+    if (remote.transport === "tcp" || remote.transport === "udp") {
+      environ.REMOTE_ADDR = remote.hostname;
+      environ.REMOTE_PORT = String(remote.port);
+    }
+  }
+  for (const [name, value] of request.headers) {
+    if (name === "content-type") environ.CONTENT_TYPE = value;
+    else if (name === "content-length") environ.CONTENT_LENGTH = value;
+    // An underscore name could pose as a dashed one once both become `_`.
+    else if (!name.includes("_")) environ[cgiName(name)] = value;
+  }
+  // HTTP/2 carries the host in :authority, which Deno keeps only in the URL.
+  environ.HTTP_HOST ??= authority;
+  return environ;
+}
+
+const cgiNames = new Map<string, `HTTP_${string}`>();
+
+/** `user-agent` → `HTTP_USER_AGENT`, remembered: the same few names recur. */
+function cgiName(name: string): `HTTP_${string}` {
+  let cgi = cgiNames.get(name);
+  if (cgi === undefined) {
+    cgi = `HTTP_${name.toUpperCase().replaceAll("-", "_")}`;
+    if (cgiNames.size < 512) cgiNames.set(name, cgi);
+  }
+  return cgi;
+}
+
+function hostOf(authority: string): string {
+  const end = authority.startsWith("[")
+    ? authority.indexOf("]") + 1
+    : authority.lastIndexOf(":");
+  return end > 0 ? authority.slice(0, end) : authority;
+}
+
+function portOf(authority: string, scheme: string): string {
+  const colon = authority.lastIndexOf(":");
+  return colon > authority.lastIndexOf("]")
+    ? authority.slice(colon + 1)
+    : scheme === "https"
+    ? "443"
+    : "80";
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * Percent-decodes a path as UTF-8. Malformed escapes stay as they are and
+ * invalid UTF-8 becomes U+FFFD, so it never throws; the exact bytes remain
+ * in REQUEST_URI.
+ */
+function decodePath(raw: string): string {
+  if (!raw.includes("%")) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    const bytes: number[] = [];
+    for (let i = 0; i < raw.length; i++) {
+      const hex = raw[i] === "%" ? raw.slice(i + 1, i + 3) : "";
+      if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+        bytes.push(parseInt(hex, 16));
+        i += 2;
+      } else {
+        bytes.push(...encoder.encode(raw[i]));
+      }
+    }
+    return utf8.decode(new Uint8Array(bytes));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// 2. wsgi.input and wsgi.errors
+// ---------------------------------------------------------------------------
+
+const EMPTY = new Uint8Array(0);
+
+/** `wsgi.input` over the request's body stream, read only on demand. */
+class Input implements InputStream {
+  #body: ReadableStream<Uint8Array> | null;
+  #reader?: ReadableStreamDefaultReader<Uint8Array>;
+  #buffer: Uint8Array = EMPTY;
+
+  constructor(body: ReadableStream<Uint8Array> | null) {
+    this.#body = body;
+  }
+
+  /** Makes sure something is buffered; false at the end of the body. */
+  async #fill(): Promise<boolean> {
+    if (this.#buffer.byteLength > 0) return true;
+    if (this.#body === null) return false;
+    this.#reader ??= this.#body.getReader();
+    const { done, value } = await this.#reader.read();
+    if (done) {
+      this.#body = null;
+      return false;
+    }
+    this.#buffer = value;
+    return true;
+  }
+
+  #take(size: number): Uint8Array {
+    const piece = this.#buffer.subarray(0, size);
+    this.#buffer = this.#buffer.subarray(piece.byteLength);
+    return piece;
+  }
+
+  async read(size = -1): Promise<Uint8Array> {
+    if (size === 0) return EMPTY;
+    const limit = size < 0 ? Infinity : size;
+    if (!await this.#fill()) return EMPTY;
+    // One chunk is the common case and needs no copy.
+    if (this.#buffer.byteLength >= limit) return this.#take(limit);
+    const pieces: Uint8Array[] = [];
+    let length = 0;
+    while (length < limit && await this.#fill()) {
+      const piece = this.#take(limit - length);
+      pieces.push(piece);
+      length += piece.byteLength;
+    }
+    return concat(pieces, length);
+  }
+
+  async readline(size = -1): Promise<Uint8Array> {
+    const limit = size < 0 ? Infinity : size;
+    const pieces: Uint8Array[] = [];
+    let length = 0;
+    while (length < limit && await this.#fill()) {
+      const newline = this.#buffer.indexOf(0x0a);
+      const end = newline === -1 ? Infinity : newline + 1;
+      const piece = this.#take(Math.min(end, limit - length));
+      pieces.push(piece);
+      length += piece.byteLength;
+      if (piece.byteLength === end) break;
+    }
+    return concat(pieces, length);
+  }
+
+  async readlines(hint = -1): Promise<Uint8Array[]> {
+    const lines: Uint8Array[] = [];
+    let length = 0;
+    for await (const line of this) {
+      lines.push(line);
+      length += line.byteLength;
+      if (hint > 0 && length >= hint) break;
+    }
+    return lines;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (let line = await this.readline(); line.byteLength > 0;) {
+      yield line;
+      line = await this.readline();
+    }
+  }
+}
+
+function concat(pieces: Uint8Array[], length: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0];
+  const whole = new Uint8Array(length);
+  let offset = 0;
+  for (const piece of pieces) {
+    whole.set(piece, offset);
+    offset += piece.byteLength;
+  }
+  return whole;
+}
+
+const encoder = new TextEncoder();
+
+/** `wsgi.errors` by default: the process's standard error. */
+const standardError: ErrorStream = {
+  write(text) {
+    const bytes = encoder.encode(text);
+    for (let sent = 0; sent < bytes.byteLength;) {
+      sent += Deno.stderr.writeSync(bytes.subarray(sent));
+    }
+  },
+  writelines(lines) {
+    for (const line of lines) this.write(line);
+  },
+  flush() {},
+};
+
+// ---------------------------------------------------------------------------
+// 3. One exchange: the application, startResponse, the body
+// ---------------------------------------------------------------------------
+
+/** A rule of the contract that the application broke. */
+class ContractError extends Error {}
+
+// Three digits, a space, a reason phrase (RFC 9112: tab, visible or obs-text).
+const STATUS = /^(\d{3}) ([\t\x20-\x7e\x80-\xff]*)$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const NOT_LATIN1 = /[\u0100-\uffff]/;
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+// RFC 9110: these statuses carry no content.
+const NO_CONTENT = new Set([204, 205, 304]);
+
+const SERVER_ERROR_BODY =
+  "A server error occurred. Please contact the administrator.\n";
+
+type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
+
+/**
+ * The state of one request/response exchange, from the application call to
+ * the last byte of the body.
+ */
+class Exchange {
+  readonly environ: Environ;
+  readonly errors: ErrorStream;
+  /** Status and headers as last given to startResponse, not yet checked. */
+  status?: string;
+  headers?: Header[];
+  /** True once the status and headers have gone into a Response. */
+  committed = false;
+  /** The first contract rule broken, kept even if the app swallowed it. */
+  broken?: ContractError;
+  /** Chunks waiting to go out: write() data, then the body's. */
+  pending: Uint8Array[] = [];
+  body?: Body;
+  source?: Source;
+  finished = false;
+
+  constructor(environ: Environ, errors: ErrorStream) {
+    this.environ = environ;
+    this.errors = errors;
+  }
+
+  // -- startResponse and write, as the application sees them ---------------
+
+  startResponse = (status: string, headers: Header[], excInfo?: unknown) => {
+    if (this.status !== undefined) {
+      if (excInfo === undefined) {
+        this.break(
+          "startResponse() was called a second time without excInfo; pass the caught error as the third argument to replace the status",
+        );
+      }
+      if (this.committed) throw excInfo;
+    }
+    const checked = checkStatus(status) ?? checkHeaders(headers);
+    if (checked !== undefined) this.break(checked);
+    this.status = status;
+    this.headers = headers;
+    return this.write;
+  };
+
+  write: Write = (chunk) => {
+    if (this.status === undefined) {
+      this.break("write() was called before startResponse()");
+    }
+    const bytes = this.toBytes(chunk);
+    if (bytes.byteLength > 0) this.pending.push(bytes);
+  };
+
+  /** Records a broken rule and throws it into the application. */
+  break(rule: string): never {
+    const error = new ContractError(rule);
+    this.broken ??= error;
+    throw error;
+  }
+
+  toBytes(chunk: unknown): Uint8Array {
+    if (typeof chunk === "string") return encoder.encode(chunk);
+    if (chunk instanceof Uint8Array) return chunk;
+    return this.break(
+      `body chunks must be strings or Uint8Arrays, got ${describe(chunk)}`,
+    );
+  }
+
+  // -- the application call --------------------------------------------------
+
+  async run(app: Application): Promise<Response> {
+    try {
+      const body = await app(this.environ, this.startResponse);
+      if (!isBody(body)) {
+        this.break(
+          `the application must return an iterable of chunks (an array, a generator…), got ${
+            describe(body)
+          }`,
+        );
+      }
+      this.body = body;
+      if (Array.isArray(body) || typeof body === "string") {
+        return this.respondAtOnce(body);
+      }
+      return await this.respondStreaming(body);
+    } catch (error) {
+      await this.finish(false);
+      return this.failBeforeCommit(error);
+    }
+  }
+
+  /** An array (or a lone string): every chunk is known, so one buffer. */
+  async respondAtOnce(body: Chunk[] | string): Promise<Response> {
+    const chunks = typeof body === "string" ? [body] : body;
+    for (const chunk of chunks) {
+      const bytes = this.toBytes(chunk);
+      if (bytes.byteLength > 0) this.pending.push(bytes);
+    }
+    await this.finish(true);
+    const length = this.pending.reduce((n, b) => n + b.byteLength, 0);
+    const init = this.commit(length > 0);
+    const declared = init.headers.get("content-length");
+    if (declared === null) init.headers.set("content-length", String(length));
+    else if (Number(declared) !== length && !this.headersOnly(init.status!)) {
+      this.break(
+        `the Content-Length header says ${declared} but the body has ${length} bytes`,
+      );
+    }
+    if (this.environ.REQUEST_METHOD === "HEAD" || length === 0) {
+      return new Response(null, init);
+    }
+    // A SharedArrayBuffer view is as good a body as any other.
+    return new Response(concat(this.pending, length) as BufferSource, init);
+  }
+
+  /**
+   * Any other iterable streams: nothing is committed until the first
+   * non-empty chunk, then each chunk is pulled only when the client can take
+   * it.
+   */
+  async respondStreaming(body: Body): Promise<Response> {
+    const source = Symbol.asyncIterator in body
+      ? body[Symbol.asyncIterator]()
+      : body[Symbol.iterator]();
+    this.source = source;
+    const more = await this.next();
+    const init = this.commit(more);
+    if (!more) {
+      if (!init.headers.has("content-length")) {
+        init.headers.set("content-length", "0");
+      }
+      return new Response(null, init);
+    }
+    if (this.environ.REQUEST_METHOD === "HEAD") {
+      await this.finish(false);
+      return new Response(null, init);
+    }
+    const stream = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          if (await this.next()) controller.enqueue(this.pending.shift()!);
+          else controller.close();
+        } catch (error) {
+          // Too late for a 500: abort, so the client sees a broken response
+          // rather than a truncated one that looks complete.
+          this.log("the response was aborted after it had started", error);
+          controller.error(error);
+          await this.finish(false);
+        }
+      },
+      cancel: async () => {
+        this.log("the client went away before the body was sent");
+        await this.finish(false);
+      },
+    });
+    return new Response(stream, init);
+  }
+
+  /**
+   * Makes sure a chunk is pending, pulling the body as needed; false once
+   * the body is over (and closed).
+   */
+  async next(): Promise<boolean> {
+    while (this.pending.length === 0) {
+      const step = this.source!.next();
+      const { done, value } = step instanceof Promise ? await step : step;
+      if (this.broken) throw this.broken;
+      if (done) {
+        await this.finish(true);
+        return false;
+      }
+      const bytes = this.toBytes(value);
+      if (bytes.byteLength > 0) this.pending.push(bytes);
+    }
+    if (this.broken) throw this.broken;
+    return true;
+  }
+
+  /** Checks the response and fixes it: from here on it cannot change. */
+  commit(hasContent: boolean): ResponseInit & { headers: Headers } {
+    if (this.broken) throw this.broken;
+    if (this.status === undefined) {
+      this.break(
+        "startResponse() was never called; the application must call it before returning its body",
+      );
+    }
+    const [, code, reason] = STATUS.exec(this.status)!;
+    const status = Number(code);
+    if (hasContent && NO_CONTENT.has(status)) {
+      this.break(
+        `a ${status} response has no body, but the application sent one`,
+      );
+    }
+    this.committed = true;
+    return { status, statusText: reason, headers: new Headers(this.headers) };
+  }
+
+  /** HEAD and 304 may declare the length of a body they do not carry. */
+  headersOnly(status: number): boolean {
+    return this.environ.REQUEST_METHOD === "HEAD" || status === 304;
+  }
+
+  /** Closes the body exactly once, whichever way the response ended. */
+  async finish(completed: boolean): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    try {
+      if (!completed) await this.source?.return?.();
+      await this.body?.close?.();
+    } catch (error) {
+      this.log("the body's close() raised an error", error);
+    }
+  }
+
+  // -- when things go wrong -------------------------------------------------
+
+  failBeforeCommit(error: unknown): Response {
+    if (error instanceof ContractError) this.log(error.message);
+    else this.log("the application raised an error", error);
+    return new Response(SERVER_ERROR_BODY, {
+      status: 500,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+
+  /** One line naming what happened, then the stack if there is one. */
+  log(what: string, error?: unknown): void {
+    const { REQUEST_METHOD, REQUEST_URI } = this.environ;
+    let line = `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${what}\n`;
+    if (error instanceof ContractError) line += `  rule: ${error.message}\n`;
+    else if (error instanceof Error) line += `${error.stack}\n`;
+    else if (error !== undefined) line += `  thrown: ${describe(error)}\n`;
+    try {
+      this.errors.write(line);
+    } catch {
+      // A broken error stream must not take the response down with it.
+    }
+  }
+}
+
+function checkStatus(status: unknown): string | undefined {
+  if (typeof status !== "string") {
+    return `the status must be a string such as "200 OK", got ${
+      describe(status)
+    }`;
+  }
+  const match = STATUS.exec(status);
+  if (match === null) {
+    return `the status ${
+      JSON.stringify(status)
+    } must be three digits, a space and a reason phrase without control characters, such as "200 OK"`;
+  }
+  const code = Number(match[1]);
+  if (code < 200 || code > 599) {
+    return `the status code ${code} cannot be sent by an application: use 200 to 599`;
+  }
+}
+
+function checkHeaders(headers: unknown): string | undefined {
+  if (!Array.isArray(headers)) {
+    return `the headers must be an array of [name, value] pairs, got ${
+      describe(headers)
+    }`;
+  }
+  for (const header of headers) {
+    if (
+      !Array.isArray(header) || header.length !== 2 ||
+      typeof header[0] !== "string" || typeof header[1] !== "string"
+    ) {
+      return `each header must be a [name, value] pair of strings, got ${
+        describe(header)
+      }`;
+    }
+    const [name, value] = header;
+    if (!TOKEN.test(name)) {
+      return `the header name ${JSON.stringify(name)} is not an HTTP token`;
+    }
+    if (HOP_BY_HOP.has(name.toLowerCase())) {
+      return `the hop-by-hop header ${name} belongs to the server, not the application (PEP 3333)`;
+    }
+    if (/[\r\n\0]/.test(value)) {
+      return `the value of header ${name} contains CR, LF or NUL`;
+    }
+    if (NOT_LATIN1.test(value)) {
+      return `the value of header ${name} must be latin-1 text (PEP 3333); encode other characters, e.g. RFC 8187`;
+    }
+  }
+}
+
+function isBody(value: unknown): value is Body {
+  if (typeof value === "string") return true;
+  if (typeof value !== "object" || value === null) return false;
+  return !(value instanceof Uint8Array) &&
+    (Symbol.iterator in value || Symbol.asyncIterator in value);
+}
+
+/** Names a value in an error message: `"text"`, `undefined`, `a Promise`… */
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function (call it?)";
+  if (typeof value !== "object" || value === null) return String(value);
+  return `a ${value.constructor?.name ?? "null-prototype object"}`;
+}
