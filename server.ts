@@ -398,6 +398,8 @@ class Exchange {
   pending: Uint8Array[] = [];
   body?: Body;
   source?: Source;
+  /** The app's Content-Length, once committed; Infinity when it set none. */
+  declaredLength = Infinity;
   finished = false;
 
   constructor(environ: Environ, errors: ErrorStream) {
@@ -478,14 +480,7 @@ class Exchange {
     }
     await this.finish(true);
     const length = this.pending.reduce((n, b) => n + b.byteLength, 0);
-    const init = this.commit(length > 0);
-    const declared = init.headers.get("content-length");
-    if (declared === null) init.headers.set("content-length", String(length));
-    else if (Number(declared) !== length && !this.headersOnly(init.status!)) {
-      this.break(
-        `the Content-Length header says ${declared} but the body has ${length} bytes`,
-      );
-    }
+    const init = this.commit(length);
     if (this.environ.REQUEST_METHOD === "HEAD" || length === 0) {
       return new Response(null, init);
     }
@@ -499,33 +494,40 @@ class Exchange {
    * it.
    */
   async respondStreaming(body: Body): Promise<Response> {
-    const source = Symbol.asyncIterator in body
+    this.source = Symbol.asyncIterator in body
       ? body[Symbol.asyncIterator]()
       : body[Symbol.iterator]();
-    this.source = source;
-    const more = await this.next();
-    const init = this.commit(more);
-    if (!more) {
-      if (!init.headers.has("content-length")) {
-        init.headers.set("content-length", "0");
-      }
-      return new Response(null, init);
-    }
+    if (!await this.next()) return new Response(null, this.commit(0));
+    const init = this.commit(undefined);
     if (this.environ.REQUEST_METHOD === "HEAD") {
       await this.finish(false);
       return new Response(null, init);
     }
+    // Deno would silently cut a body longer than its Content-Length.
+    const declared = this.declaredLength;
+    let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
-          if (await this.next()) controller.enqueue(this.pending.shift()!);
-          else controller.close();
+          if (await this.next()) {
+            const chunk = this.pending.shift()!;
+            sent += chunk.byteLength;
+            if (sent > declared) {
+              this.break(
+                `the body is longer than its Content-Length, ${declared}`,
+              );
+            }
+            controller.enqueue(chunk);
+          } else {
+            if (sent < declared && declared !== Infinity) {
+              this.break(
+                `the body ended after ${sent} bytes, short of its Content-Length, ${declared}`,
+              );
+            }
+            controller.close();
+          }
         } catch (error) {
-          // Too late for a 500: abort, so the client sees a broken response
-          // rather than a truncated one that looks complete.
-          this.log("the response was aborted after it had started", error);
-          controller.error(error);
-          await this.finish(false);
+          await this.abort(controller, error);
         }
       },
       cancel: async () => {
@@ -556,23 +558,41 @@ class Exchange {
     return true;
   }
 
-  /** Checks the response and fixes it: from here on it cannot change. */
-  commit(hasContent: boolean): ResponseInit & { headers: Headers } {
+  /**
+   * Checks the response and fixes it: from here on it cannot change. The
+   * headers stay the app's own list, so their case and order reach the wire
+   * as written. `length` is the body's size when it is known.
+   */
+  commit(length: number | undefined): ResponseInit & { headers: Header[] } {
     if (this.broken) throw this.broken;
     if (this.status === undefined) {
       this.break(
         "startResponse() was never called; the application must call it before returning its body",
       );
     }
-    const [, code, reason] = STATUS.exec(this.status)!;
+    const [, code, statusText] = STATUS.exec(this.status)!;
     const status = Number(code);
-    if (hasContent && NO_CONTENT.has(status)) {
+    if (length !== 0 && NO_CONTENT.has(status)) {
       this.break(
         `a ${status} response has no body, but the application sent one`,
       );
     }
+    const headers = this.headers!.slice();
+    const declared = headers.find(([name]) =>
+      name.toLowerCase() === "content-length"
+    )?.[1];
+    if (length !== undefined) {
+      if (declared === undefined) {
+        headers.push(["Content-Length", String(length)]);
+      } else if (Number(declared) !== length && !this.headersOnly(status)) {
+        this.break(
+          `the Content-Length header says ${declared} but the body has ${length} bytes`,
+        );
+      }
+    }
+    this.declaredLength = declared === undefined ? Infinity : Number(declared);
     this.committed = true;
-    return { status, statusText: reason, headers: new Headers(this.headers) };
+    return { status, statusText, headers };
   }
 
   /** HEAD and 304 may declare the length of a body they do not carry. */
@@ -593,6 +613,25 @@ class Exchange {
   }
 
   // -- when things go wrong -------------------------------------------------
+
+  /**
+   * After the first chunk it is too late for a 500: abort the transfer, so
+   * the client sees a broken response rather than a truncated one that looks
+   * complete.
+   */
+  async abort(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    error: unknown,
+  ): Promise<void> {
+    this.log("the response was aborted after it had started", error);
+    // Deno prints the abort reason; the full story is already in the log.
+    const reason = new Error(
+      "[wsgi] response aborted after it had started; the reason is in wsgi.errors",
+    );
+    reason.stack = reason.message;
+    controller.error(reason);
+    await this.finish(false);
+  }
 
   failBeforeCommit(error: unknown): Response {
     if (error instanceof ContractError) this.log(error.message);
@@ -657,6 +696,11 @@ function checkHeaders(headers: unknown): string | undefined {
     }
     if (HOP_BY_HOP.has(name.toLowerCase())) {
       return `the hop-by-hop header ${name} belongs to the server, not the application (PEP 3333)`;
+    }
+    if (name.toLowerCase() === "content-length" && !/^\d+$/.test(value)) {
+      return `the Content-Length ${
+        JSON.stringify(value)
+      } is not a whole number of bytes`;
     }
     if (/[\r\n\0]/.test(value)) {
       return `the value of header ${name} contains CR, LF or NUL`;

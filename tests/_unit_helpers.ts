@@ -1,0 +1,130 @@
+/**
+ * Shared helpers for the unit tests of the start_response, body and error
+ * rules: a fetch handler whose wsgi.errors is kept in memory, and the
+ * assertions those rules repeat.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  type Application,
+  type ErrorStream,
+  type FetchHandler,
+  toFetchHandler,
+} from "../mod.ts";
+
+/** An application behind a fetch handler, with its wsgi.errors captured. */
+export interface Harness {
+  handler: FetchHandler;
+  /** Every string written to wsgi.errors, in order. */
+  lines: string[];
+  /** Sends a request for `path` (a GET unless `init` says otherwise). */
+  request(path?: string, init?: RequestInit): Promise<Response>;
+}
+
+/** Wraps `app` in a fetch handler that logs into `lines`, so tests print nothing. */
+export function harness(app: Application): Harness {
+  const lines: string[] = [];
+  const errors: ErrorStream = {
+    write(s) {
+      lines.push(s);
+    },
+    writelines(l) {
+      for (const s of l) lines.push(s);
+    },
+    flush() {},
+  };
+  const handler = toFetchHandler(app, { errors });
+  return {
+    handler,
+    lines,
+    request: (path = "/", init) =>
+      handler(new Request(`http://localhost${path}`, init)),
+  };
+}
+
+/** A line of a JavaScript stack trace. */
+export const STACK_FRAME = /^\s+at \S/m;
+
+/**
+ * Reads a response and asserts it is the gateway's generic 500: text/plain,
+ * a message, and no stack. Returns the body.
+ */
+export async function assertServerError(response: Response): Promise<string> {
+  const body = await response.text();
+  assert.equal(response.status, 500);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
+  assert.ok(body.length > 0, "the 500 carries a message");
+  assert.doesNotMatch(body, STACK_FRAME, "no stack goes to the client");
+  assert.doesNotMatch(body, /\w*Error:/, "no error text goes to the client");
+  return body;
+}
+
+/**
+ * Asserts the response every broken contract rule gets: the generic 500,
+ * and exactly one log line in wsgi.errors, matching `rule`.
+ */
+export async function assertRuleBroken(
+  response: Response,
+  lines: string[],
+  rule: RegExp,
+): Promise<void> {
+  await assertServerError(response);
+  assert.equal(
+    lines.length,
+    1,
+    `one entry in wsgi.errors, got ${JSON.stringify(lines)}`,
+  );
+  assert.match(lines[0], rule);
+  assert.equal(
+    lines[0].trimEnd().split("\n").length,
+    1,
+    `the entry is a single line: ${JSON.stringify(lines[0])}`,
+  );
+}
+
+/** Asserts wsgi.errors holds the error's message and its stack frames. */
+export function assertStackLogged(lines: string[], message: string): void {
+  const log = lines.join("");
+  assert.ok(log.includes(message), `the log names ${message}: ${log}`);
+  assert.match(log, STACK_FRAME, "the log carries the stack");
+}
+
+/**
+ * Reads a streamed body chunk by chunk and asserts it breaks: the first
+ * `expected` text arrives, then reading rejects instead of ending cleanly.
+ */
+export async function assertAbortedAfter(
+  response: Response,
+  expected: string,
+): Promise<void> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let received = "";
+  await assert.rejects(async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      received += decoder.decode(value, { stream: true });
+    }
+  }, "reading the body must reject, not end as a success");
+  assert.equal(received, expected);
+}
+
+/** Lets every queued callback run (one macrotask); times nothing. */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Adds a `close()` that counts its calls in `closed`. */
+export function withClose<T extends object>(
+  body: T,
+): T & { closed: number; close(): void } {
+  return Object.assign(body, {
+    closed: 0,
+    close(this: { closed: number }) {
+      this.closed++;
+    },
+  });
+}
