@@ -22,7 +22,13 @@
  * @module
  */
 
-export { serve, toFetchHandler } from "./server.ts";
+export {
+  demoApp,
+  makeServer,
+  serve,
+  toFetchHandler,
+  type WSGIServer,
+} from "./server.ts";
 
 /**
  * One piece of a response body. Strings go out as UTF-8; bytes go out as
@@ -280,6 +286,17 @@ export interface GatewayOptions {
   errors?: ErrorStream;
   /** `wsgi.multiprocess`: set it when several processes serve the app. */
   multiprocess?: boolean;
+  /**
+   * One Common Log Format line per response, as wsgiref and gunicorn print:
+   * `true` for standard output, or a function that takes each line.
+   */
+  accessLog?: boolean | ((line: string) => void);
+  /**
+   * Prints the flow of every request step by step (the environ, the
+   * startResponse call, each chunk, close, timings): `true` for standard
+   * output, or a function that takes each line. Costs nothing when off.
+   */
+  trace?: boolean | ((line: string) => void);
 }
 
 /**

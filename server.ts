@@ -32,6 +32,7 @@ import type {
   ServeOptions,
   Write,
 } from "./mod.ts";
+import { type LogSink, standardOutput, type Watcher, watchers } from "./log.ts";
 
 /**
  * Serves a WSGI application with `Deno.serve`. Takes everything
@@ -52,8 +53,13 @@ export function serve(
   app: Application,
   options: ServeOptions = {},
 ): Deno.HttpServer {
-  const { errors: _errors, multiprocess: _multiprocess, ...denoOptions } =
-    options;
+  const {
+    errors: _errors,
+    multiprocess: _multiprocess,
+    accessLog: _accessLog,
+    trace: _trace,
+    ...denoOptions
+  } = options;
   const listening: Listening = {};
   const server = Deno.serve(
     denoOptions as Deno.ServeTcpOptions,
@@ -91,6 +97,109 @@ export function toFetchHandler(
   return gateway(app, options, {});
 }
 
+/**
+ * What {@linkcode makeServer} returns: wsgiref's `WSGIServer`, reduced to
+ * what the lesson uses. It already listens; `serveForever()` waits until
+ * `shutdown()` or Ctrl+C.
+ *
+ * @example
+ * ```ts
+ * import { makeServer } from "@denowsgi/wsgi";
+ *
+ * await using httpd = makeServer("127.0.0.1", 0, (_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return ["Hola mundo!\n"];
+ * });
+ * console.log(`Escuchando en ${httpd.serverName}:${httpd.serverPort}...`);
+ * ```
+ */
+export interface WSGIServer extends AsyncDisposable {
+  /** The address the server listens on (wsgiref's `server_name`). */
+  readonly serverName: string;
+  /** The port it listens on, useful when asked for port 0. */
+  readonly serverPort: number;
+  /** Serves until `shutdown()` or Ctrl+C, then resolves. */
+  serveForever(): Promise<void>;
+  /** Stops accepting connections and waits for requests in flight. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * `make_server(host, port, app)` from wsgiref, so the lesson's Python
+ * translates one line for one line. It listens at once, like Python's bound
+ * socket, and prints an access log line per request unless told otherwise.
+ * {@linkcode serve} is the primary API; this is its mirror for the lesson.
+ *
+ * @example The lesson's main block
+ * ```ts ignore
+ * import { makeServer } from "@denowsgi/wsgi";
+ * import { holaMundoApp } from "./holamundo.ts";
+ *
+ * const port = 8000;
+ * const host = "localhost";
+ * await using httpd = makeServer(host, port, holaMundoApp);
+ * console.log(`Escuchando en ${host}:${port}... [Presiona Ctrl+C para terminar!]`);
+ * await httpd.serveForever();
+ * ```
+ */
+export function makeServer(
+  host: string,
+  port: number,
+  app: Application,
+  options: GatewayOptions = {},
+): WSGIServer {
+  const server = serve(app, {
+    accessLog: true,
+    ...options,
+    hostname: host,
+    port,
+    onListen() {},
+  });
+  const addr = server.addr as Deno.NetAddr;
+  const shutdown = () => server.shutdown();
+  return {
+    serverName: addr.hostname,
+    serverPort: addr.port,
+    async serveForever() {
+      Deno.addSignalListener("SIGINT", shutdown);
+      try {
+        await server.finished;
+      } finally {
+        Deno.removeSignalListener("SIGINT", shutdown);
+      }
+    },
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+/**
+ * wsgiref's `demo_app`: greets, then lists the request's environ as plain
+ * text. The command line serves it when no module is named.
+ *
+ * @example
+ * ```ts
+ * import { demoApp, toFetchHandler } from "@denowsgi/wsgi";
+ *
+ * const response = await toFetchHandler(demoApp)(new Request("http://localhost/"));
+ * console.log(await response.text()); // "Hola mundo!\n\nHTTP_HOST = ..."
+ * ```
+ */
+export const demoApp: Application = (environ, startResponse) => {
+  startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+  const lines = Object.keys(environ).sort().map((key) =>
+    `${key} = ${show(environ[key])}\n`
+  );
+  return ["Hola mundo!\n\n", ...lines];
+};
+
+function show(value: unknown): string {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    return `<${value.constructor?.name ?? "object"}>`;
+  }
+  return JSON.stringify(value);
+}
+
 /** Where the server listens, once it does; empty with no server. */
 interface Listening {
   name?: string;
@@ -102,6 +211,7 @@ interface Context {
   listening: Listening;
   errors: ErrorStream;
   multiprocess: boolean;
+  watch?: (environ: Environ) => Watcher;
 }
 
 function gateway(
@@ -113,9 +223,14 @@ function gateway(
     listening,
     errors: options.errors ?? standardError,
     multiprocess: options.multiprocess ?? false,
+    watch: watchers(sink(options.accessLog), sink(options.trace)),
   };
   return (request, info) =>
-    new Exchange(makeEnviron(request, info, context), context.errors).run(app);
+    new Exchange(makeEnviron(request, info, context), context).run(app);
+}
+
+function sink(option: boolean | LogSink | undefined): LogSink | undefined {
+  return option === true ? standardOutput : option || undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -144,6 +259,7 @@ function makeEnviron(
   const rawPath = queryStart === -1 ? target : target.slice(0, queryStart);
   const scheme = url.startsWith("https:") ? "https" : "http";
   const authority = url.slice(authorityStart, targetStart);
+  const input = new Input(request.body);
 
   const environ: Environ = {
     REQUEST_METHOD: request.method,
@@ -157,7 +273,7 @@ function makeEnviron(
     RAW_URI: target,
     "wsgi.version": [1, 0],
     "wsgi.url_scheme": scheme,
-    "wsgi.input": new Input(request.body),
+    "wsgi.input": input,
     "wsgi.errors": errors,
     "wsgi.multithread": false,
     "wsgi.multiprocess": multiprocess,
@@ -178,6 +294,9 @@ function makeEnviron(
     else if (name === "content-length") environ.CONTENT_LENGTH = value;
     // An underscore name could pose as a dashed one once both become `_`.
     else if (!name.includes("_")) environ[cgiName(name)] = value;
+  }
+  if (environ.CONTENT_LENGTH !== undefined) {
+    input.limit(Number(environ.CONTENT_LENGTH));
   }
   // HTTP/2 carries the host in :authority, which Deno keeps only in the URL.
   environ.HTTP_HOST ??= authority;
@@ -249,22 +368,32 @@ class Input implements InputStream {
   #body: ReadableStream<Uint8Array> | null;
   #reader?: ReadableStreamDefaultReader<Uint8Array>;
   #buffer: Uint8Array = EMPTY;
+  /** Bytes still to read: PEP 3333 ends the input at CONTENT_LENGTH. */
+  #left = Infinity;
 
   constructor(body: ReadableStream<Uint8Array> | null) {
     this.#body = body;
   }
 
+  /** Deno.serve frames the body already; a Request built by hand may not. */
+  limit(length: number): void {
+    if (length >= 0) this.#left = length;
+  }
+
   /** Makes sure something is buffered; false at the end of the body. */
   async #fill(): Promise<boolean> {
     if (this.#buffer.byteLength > 0) return true;
-    if (this.#body === null) return false;
+    if (this.#body === null || this.#left === 0) return false;
     this.#reader ??= this.#body.getReader();
     const { done, value } = await this.#reader.read();
     if (done) {
       this.#body = null;
       return false;
     }
-    this.#buffer = value;
+    this.#buffer = value.byteLength > this.#left
+      ? value.subarray(0, this.#left)
+      : value;
+    this.#left -= this.#buffer.byteLength;
     return true;
   }
 
@@ -387,6 +516,8 @@ type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
 class Exchange {
   readonly environ: Environ;
   readonly errors: ErrorStream;
+  /** The trace and access log, when either is on. */
+  readonly watch?: Watcher;
   /** Status and headers as last given to startResponse, not yet checked. */
   status?: string;
   headers?: Header[];
@@ -402,14 +533,16 @@ class Exchange {
   declaredLength = Infinity;
   finished = false;
 
-  constructor(environ: Environ, errors: ErrorStream) {
+  constructor(environ: Environ, context: Context) {
     this.environ = environ;
-    this.errors = errors;
+    this.errors = context.errors;
+    this.watch = context.watch?.(environ);
   }
 
   // -- startResponse and write, as the application sees them ---------------
 
   startResponse = (status: string, headers: Header[], excInfo?: unknown) => {
+    this.watch?.startResponse(status, headers, excInfo);
     if (this.status !== undefined) {
       if (excInfo === undefined) {
         this.break(
@@ -430,6 +563,7 @@ class Exchange {
       this.break("write() was called before startResponse()");
     }
     const bytes = this.toBytes(chunk);
+    this.watch?.write(bytes.byteLength);
     if (bytes.byteLength > 0) this.pending.push(bytes);
   };
 
@@ -476,14 +610,17 @@ class Exchange {
     const chunks = typeof body === "string" ? [body] : body;
     for (const chunk of chunks) {
       const bytes = this.toBytes(chunk);
+      this.watch?.chunk(bytes.byteLength);
       if (bytes.byteLength > 0) this.pending.push(bytes);
     }
     await this.finish(true);
     const length = this.pending.reduce((n, b) => n + b.byteLength, 0);
     const init = this.commit(length);
     if (this.environ.REQUEST_METHOD === "HEAD" || length === 0) {
+      this.watch?.end(init.status, 0);
       return new Response(null, init);
     }
+    this.watch?.end(init.status, length);
     // A SharedArrayBuffer view is as good a body as any other.
     return new Response(concat(this.pending, length) as BufferSource, init);
   }
@@ -497,10 +634,11 @@ class Exchange {
     this.source = Symbol.asyncIterator in body
       ? body[Symbol.asyncIterator]()
       : body[Symbol.iterator]();
-    if (!await this.next()) return new Response(null, this.commit(0));
-    const init = this.commit(undefined);
-    if (this.environ.REQUEST_METHOD === "HEAD") {
+    const empty = !await this.next();
+    const init = this.commit(empty ? 0 : undefined);
+    if (empty || this.environ.REQUEST_METHOD === "HEAD") {
       await this.finish(false);
+      this.watch?.end(init.status, 0);
       return new Response(null, init);
     }
     // Deno would silently cut a body longer than its Content-Length.
@@ -517,6 +655,7 @@ class Exchange {
                 `the body is longer than its Content-Length, ${declared}`,
               );
             }
+            this.watch?.chunk(chunk.byteLength);
             controller.enqueue(chunk);
           } else {
             if (sent < declared && declared !== Infinity) {
@@ -525,14 +664,17 @@ class Exchange {
               );
             }
             controller.close();
+            this.watch?.end(init.status, sent);
           }
         } catch (error) {
           await this.abort(controller, error);
+          this.watch?.end(init.status, sent);
         }
       },
       cancel: async () => {
         this.log("the client went away before the body was sent");
         await this.finish(false);
+        this.watch?.end(init.status, sent);
       },
     });
     return new Response(stream, init);
@@ -563,7 +705,9 @@ class Exchange {
    * headers stay the app's own list, so their case and order reach the wire
    * as written. `length` is the body's size when it is known.
    */
-  commit(length: number | undefined): ResponseInit & { headers: Header[] } {
+  commit(
+    length: number | undefined,
+  ): { status: number; statusText: string; headers: Header[] } {
     if (this.broken) throw this.broken;
     if (this.status === undefined) {
       this.break(
@@ -605,8 +749,14 @@ class Exchange {
     if (this.finished) return;
     this.finished = true;
     try {
-      if (!completed) await this.source?.return?.();
-      await this.body?.close?.();
+      if (!completed && this.source?.return) {
+        this.watch?.close("return()");
+        await this.source.return();
+      }
+      if (this.body?.close) {
+        this.watch?.close("close()");
+        await this.body.close();
+      }
     } catch (error) {
       this.log("the body's close() raised an error", error);
     }
@@ -636,6 +786,7 @@ class Exchange {
   failBeforeCommit(error: unknown): Response {
     if (error instanceof ContractError) this.log(error.message);
     else this.log("the application raised an error", error);
+    this.watch?.end(500, SERVER_ERROR_BODY.length);
     return new Response(SERVER_ERROR_BODY, {
       status: 500,
       headers: { "content-type": "text/plain; charset=utf-8" },
@@ -725,3 +876,169 @@ function describe(value: unknown): string {
   if (typeof value !== "object" || value === null) return String(value);
   return `a ${value.constructor?.name ?? "null-prototype object"}`;
 }
+
+// ---------------------------------------------------------------------------
+// 4. The command line, like gunicorn and `python -m wsgiref.simple_server`
+// ---------------------------------------------------------------------------
+
+const USAGE = `Serves a WSGI application with Deno.
+
+Usage:
+  deno run --allow-net --allow-read server.ts [options] [module[:name]]
+
+  module[:name]        a file that exports the application: the export called
+                       name, or the default export; with no module, a demo app
+                       that shows the request's environ
+  -b, --bind HOST:PORT where to listen (default localhost:8000)
+  --host HOST          the host alone
+  --port PORT          the port alone
+  --access-log         one Common Log Format line per request (the default)
+  --no-access-log      no access log
+  --trace              print every step of every request's flow
+  -h, --help           this text`;
+
+/** A mistake on the command line: said in one line, never as a stack. */
+class UsageError extends Error {}
+
+interface Command {
+  host: string;
+  port: number;
+  accessLog: boolean;
+  trace: boolean;
+  help: boolean;
+  module?: string;
+}
+
+function parseCommand(args: string[]): Command {
+  const command: Command = {
+    host: "localhost",
+    port: 8000,
+    accessLog: true,
+    trace: false,
+    help: false,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].startsWith("--")
+      ? args[i].split(/=(.*)/s, 2)
+      : [args[i]];
+    const value = () => {
+      const given = inline ?? args[++i];
+      if (given === undefined) throw new UsageError(`${flag} needs a value`);
+      return given;
+    };
+    switch (flag) {
+      case "-h":
+      case "--help":
+        command.help = true;
+        break;
+      case "-b":
+      case "--bind": {
+        const bind = value();
+        const colon = bind.lastIndexOf(":");
+        if (colon === -1) {
+          throw new UsageError(`--bind wants HOST:PORT, got ${bind}`);
+        }
+        command.host = bind.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+        command.port = parsePort(bind.slice(colon + 1));
+        break;
+      }
+      case "--host":
+        command.host = value();
+        break;
+      case "--port":
+        command.port = parsePort(value());
+        break;
+      case "--access-log":
+        command.accessLog = true;
+        break;
+      case "--no-access-log":
+        command.accessLog = false;
+        break;
+      case "--trace":
+        command.trace = true;
+        break;
+      default:
+        if (flag.startsWith("-")) {
+          throw new UsageError(`unknown option ${flag}`);
+        }
+        if (command.module !== undefined) {
+          throw new UsageError(
+            `one module at a time, got ${command.module} and ${flag}`,
+          );
+        }
+        command.module = flag;
+    }
+  }
+  return command;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new UsageError(
+      `the port must be a number from 0 to 65535, got ${text}`,
+    );
+  }
+  return port;
+}
+
+/** `path/app.ts:name` → the application it exports. */
+async function loadApplication(spec: string): Promise<Application> {
+  const [, path, name] = /^(.*?)(?::([A-Za-z_$][\w$]*))?$/.exec(spec)!;
+  const hasScheme = /^[a-z][a-z\d+.-]+:/i.test(path);
+  const url = hasScheme ? path : new URL(path, `file://${Deno.cwd()}/`).href;
+  let module: Record<string, unknown>;
+  try {
+    module = await import(url);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`cannot import ${path}: ${reason.split("\n")[0]}`);
+  }
+  const app = module[name ?? "default"];
+  if (typeof app !== "function") {
+    const exports = Object.keys(module).join(", ") || "nothing";
+    throw new UsageError(
+      `${path} has no ${
+        name ? `export named ${name}` : "default export"
+      } that is a function (it exports: ${exports})`,
+    );
+  }
+  return app as Application;
+}
+
+async function main(args: string[]): Promise<number> {
+  try {
+    const command = parseCommand(args);
+    if (command.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const app = command.module === undefined
+      ? demoApp
+      : await loadApplication(command.module);
+    const httpd = makeServer(command.host, command.port, app, {
+      accessLog: command.accessLog,
+      trace: command.trace,
+    });
+    const what = command.module ?? "the demo app";
+    const host = command.host.includes(":")
+      ? `[${command.host}]`
+      : command.host;
+    const where = `http://${host}:${httpd.serverPort}/`;
+    console.log(`Serving ${what} on ${where} (Ctrl+C to stop)`);
+    await httpd.serveForever();
+    console.log("Stopped.");
+    return 0;
+  } catch (error) {
+    if (
+      !(error instanceof UsageError || error instanceof Deno.errors.AddrInUse ||
+        error instanceof Deno.errors.PermissionDenied)
+    ) throw error;
+    console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
+    return 2;
+  }
+}
+
+// No top-level await: the application's module imports this one again
+// (through mod.ts), and would wait forever for it to finish evaluating.
+if (import.meta.main) main(Deno.args).then(Deno.exit);

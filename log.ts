@@ -1,0 +1,155 @@
+/**
+ * Watching an exchange: the access log (one Common Log Format line per
+ * response, as wsgiref and gunicorn print) and the trace (every step of the
+ * flow between server and application, for learners). The gateway creates a
+ * watcher per request only when one of them is on, so both cost nothing when
+ * off.
+ *
+ * @module
+ */
+
+import type { Environ } from "./mod.ts";
+
+/** Where a log writes its lines (without the trailing newline). */
+export type LogSink = (line: string) => void;
+
+/** The hooks the gateway calls as one request goes through it. */
+export interface Watcher {
+  startResponse(status: unknown, headers: unknown, excInfo: unknown): void;
+  write(size: number): void;
+  chunk(size: number): void;
+  close(call: string): void;
+  end(status: number, bytes: number): void;
+}
+
+const encoder = new TextEncoder();
+
+/** Standard output, written at once so lines keep their order with stderr. */
+export const standardOutput: LogSink = (line) => {
+  const bytes = encoder.encode(line + "\n");
+  for (let sent = 0; sent < bytes.byteLength;) {
+    sent += Deno.stdout.writeSync(bytes.subarray(sent));
+  }
+};
+
+/** Makes watchers for a gateway, or nothing when no log is on. */
+export function watchers(
+  accessLog: LogSink | undefined,
+  trace: LogSink | undefined,
+): ((environ: Environ) => Watcher) | undefined {
+  if (accessLog === undefined && trace === undefined) return undefined;
+  let count = 0;
+  return (environ) => new RequestWatcher(environ, ++count, accessLog, trace);
+}
+
+/** The environ keys a learner wants to see; objects and noise left out. */
+const TRACED = /^(?:[A-Z_]+|wsgi\.url_scheme)$/;
+
+class RequestWatcher implements Watcher {
+  #environ: Environ;
+  #number: number;
+  #accessLog?: LogSink;
+  #trace?: LogSink;
+  #started = performance.now();
+  #last = this.#started;
+  #chunks = 0;
+
+  constructor(
+    environ: Environ,
+    number: number,
+    accessLog: LogSink | undefined,
+    trace: LogSink | undefined,
+  ) {
+    this.#environ = environ;
+    this.#number = number;
+    this.#accessLog = accessLog;
+    this.#trace = trace;
+    if (trace === undefined) return;
+    const { REQUEST_METHOD, REQUEST_URI } = environ;
+    this.#say(`client → server  ${REQUEST_METHOD} ${REQUEST_URI}`);
+    this.#say("server → app     environ:");
+    for (const key of Object.keys(environ).sort()) {
+      if (TRACED.test(key)) {
+        this.#say(
+          `                   ${key} = ${JSON.stringify(environ[key])}`,
+        );
+      }
+    }
+    this.#say("server → app     app(environ, startResponse)");
+  }
+
+  startResponse(status: unknown, headers: unknown, excInfo: unknown): void {
+    const args = [status, headers].map((a) => JSON.stringify(a));
+    if (excInfo !== undefined) args.push(String(excInfo));
+    this.#step(`app → server     startResponse(${args.join(", ")})`);
+  }
+
+  write(size: number): void {
+    this.#step(`app → server     write(): ${size} bytes`);
+  }
+
+  chunk(size: number): void {
+    this.#step(`app → server     chunk ${++this.#chunks}: ${size} bytes`);
+  }
+
+  close(call: string): void {
+    this.#step(`server → app     body.${call}`);
+  }
+
+  end(status: number, bytes: number): void {
+    if (this.#trace !== undefined) {
+      const took = (performance.now() - this.#started).toFixed(2);
+      const chunks = this.#chunks === 1 ? "1 chunk" : `${this.#chunks} chunks`;
+      this.#say(
+        `server → client  ${status}, ${bytes} bytes from ${chunks}, ${took} ms in all`,
+      );
+    }
+    this.#accessLog?.(commonLogLine(this.#environ, status, bytes, new Date()));
+  }
+
+  /** A step of the flow, with the time since the step before. */
+  #step(what: string): void {
+    if (this.#trace === undefined) return;
+    const now = performance.now();
+    this.#say(`${what} (+${(now - this.#last).toFixed(2)} ms)`);
+    this.#last = now;
+  }
+
+  #say(line: string): void {
+    this.#trace!(`[trace #${this.#number}] ${line}`);
+  }
+}
+
+const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
+
+/**
+ * `127.0.0.1 - - [23/Nov/2026:19:42:21 +0000] "GET / HTTP/1.1" 200 181`:
+ * the Common Log Format, in local time, with `-` for no bytes.
+ */
+export function commonLogLine(
+  environ: Environ,
+  status: number,
+  bytes: number,
+  date: Date,
+): string {
+  const host = environ.REMOTE_ADDR ?? "-";
+  const request =
+    `${environ.REQUEST_METHOD} ${environ.REQUEST_URI} ${environ.SERVER_PROTOCOL}`;
+  return `${host} - - [${clfDate(date)}] "${request}" ${status} ${
+    bytes > 0 ? bytes : "-"
+  }`;
+}
+
+function clfDate(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const offset = -date.getTimezoneOffset();
+  const sign = offset < 0 ? "-" : "+";
+  const zone = `${sign}${pad(Math.floor(Math.abs(offset) / 60))}${
+    pad(Math.abs(offset) % 60)
+  }`;
+  return `${pad(date.getDate())}/${
+    MONTHS[date.getMonth()]
+  }/${date.getFullYear()}:${pad(date.getHours())}:${pad(date.getMinutes())}:${
+    pad(date.getSeconds())
+  } ${zone}`;
+}
