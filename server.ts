@@ -61,8 +61,19 @@ export function serve(
     ...denoOptions
   } = options;
   const listening: Listening = {};
+  const errors = options.errors ?? standardError;
   const server = Deno.serve(
-    denoOptions as Deno.ServeTcpOptions,
+    {
+      // The gateway catches the application's errors itself; what reaches
+      // here is an aborted body, already logged, or a bug of ours.
+      onError(error) {
+        if (!(error instanceof ResponseAborted)) {
+          errors.write(`[wsgi] internal error\n${explain(error)}\n`);
+        }
+        return serverError();
+      },
+      ...denoOptions as Deno.ServeTcpOptions,
+    },
     gateway(app, options, listening),
   );
   const addr = server.addr;
@@ -487,6 +498,30 @@ const standardError: ErrorStream = {
 /** A rule of the contract that the application broke. */
 class ContractError extends Error {}
 
+/**
+ * What a body stream fails with once the response has started. Deno prints
+ * it, so it says where the full story is, in one line and with no stack.
+ */
+class ResponseAborted extends Error {
+  constructor() {
+    super(
+      "[wsgi] response aborted after it had started; the reason is in wsgi.errors",
+    );
+    this.stack = this.message;
+  }
+}
+
+function serverError(): Response {
+  return new Response(SERVER_ERROR_BODY, {
+    status: 500,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (controller) => controller.close() });
+}
+
 // Three digits, a space, a reason phrase (RFC 9112: tab, visible or obs-text).
 const STATUS = /^(\d{3}) ([\t\x20-\x7e\x80-\xff]*)$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -596,7 +631,7 @@ class Exchange {
       }
       this.body = body;
       if (Array.isArray(body) || typeof body === "string") {
-        return this.respondAtOnce(body);
+        return await this.respondAtOnce(body);
       }
       return await this.respondStreaming(body);
     } catch (error) {
@@ -639,7 +674,9 @@ class Exchange {
     if (empty || this.environ.REQUEST_METHOD === "HEAD") {
       await this.finish(false);
       this.watch?.end(init.status, 0);
-      return new Response(null, init);
+      // A null body would make Deno declare `Content-Length: 0`, which HEAD
+      // of a non-empty streamed body must not; an empty stream declares none.
+      return new Response(empty ? null : emptyStream(), init);
     }
     // Deno would silently cut a body longer than its Content-Length.
     const declared = this.declaredLength;
@@ -774,12 +811,7 @@ class Exchange {
     error: unknown,
   ): Promise<void> {
     this.log("the response was aborted after it had started", error);
-    // Deno prints the abort reason; the full story is already in the log.
-    const reason = new Error(
-      "[wsgi] response aborted after it had started; the reason is in wsgi.errors",
-    );
-    reason.stack = reason.message;
-    controller.error(reason);
+    controller.error(new ResponseAborted());
     await this.finish(false);
   }
 
@@ -787,19 +819,14 @@ class Exchange {
     if (error instanceof ContractError) this.log(error.message);
     else this.log("the application raised an error", error);
     this.watch?.end(500, SERVER_ERROR_BODY.length);
-    return new Response(SERVER_ERROR_BODY, {
-      status: 500,
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
+    return serverError();
   }
 
   /** One line naming what happened, then the stack if there is one. */
   log(what: string, error?: unknown): void {
     const { REQUEST_METHOD, REQUEST_URI } = this.environ;
     let line = `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${what}\n`;
-    if (error instanceof ContractError) line += `  rule: ${error.message}\n`;
-    else if (error instanceof Error) line += `${error.stack}\n`;
-    else if (error !== undefined) line += `  thrown: ${describe(error)}\n`;
+    if (error !== undefined) line += `${explain(error)}\n`;
     try {
       this.errors.write(line);
     } catch {
@@ -867,6 +894,13 @@ function isBody(value: unknown): value is Body {
   if (typeof value !== "object" || value === null) return false;
   return !(value instanceof Uint8Array) &&
     (Symbol.iterator in value || Symbol.asyncIterator in value);
+}
+
+/** The rule a ContractError names, an Error's stack, or the value thrown. */
+function explain(error: unknown): string {
+  if (error instanceof ContractError) return `  rule: ${error.message}`;
+  if (error instanceof Error) return String(error.stack);
+  return `  thrown: ${describe(error)}`;
 }
 
 /** Names a value in an error message: `"text"`, `undefined`, `a Promise`… */
