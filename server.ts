@@ -30,6 +30,7 @@ import type {
   Header,
   InputStream,
   ServeOptions,
+  StartResponse,
   Write,
 } from "./mod.ts";
 import { type LogSink, standardOutput, type Watcher, watchers } from "./log.ts";
@@ -196,13 +197,16 @@ export function makeServer(
  * console.log(await response.text()); // "Hola mundo!\n\nHTTP_HOST = ..."
  * ```
  */
-export const demoApp: Application = (environ, startResponse) => {
+export function demoApp(
+  environ: Environ,
+  startResponse: StartResponse,
+): string[] {
   startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
   const lines = Object.keys(environ).sort().map((key) =>
     `${key} = ${show(environ[key])}\n`
   );
   return ["Hola mundo!\n\n", ...lines];
-};
+}
 
 function show(value: unknown): string {
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
@@ -514,6 +518,7 @@ class ResponseAborted extends Error {
 function serverError(): Response {
   return new Response(SERVER_ERROR_BODY, {
     status: 500,
+    statusText: "Internal Server Error",
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
