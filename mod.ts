@@ -29,6 +29,7 @@ export {
   toFetchHandler,
   type WSGIServer,
 } from "./server.ts";
+export { ContractError } from "./rules.ts";
 
 /**
  * One piece of a response body. Strings go out as UTF-8; bytes go out as

@@ -28,12 +28,19 @@ import type {
   FetchHandler,
   GatewayOptions,
   Header,
-  InputStream,
   ServeOptions,
   StartResponse,
   Write,
 } from "./mod.ts";
 import { type LogSink, standardOutput, type Watcher, watchers } from "./log.ts";
+import {
+  ContractError,
+  HOP_BY_HOP,
+  NO_CONTENT,
+  STATUS,
+  TOKEN,
+} from "./rules.ts";
+import { concat, encoder, Input, standardError } from "./streams.ts";
 
 /**
  * Serves a WSGI application with `Deno.serve`. Takes everything
@@ -306,8 +313,10 @@ function makeEnviron(
   }
   for (const [name, value] of request.headers) {
     if (name === "content-type") environ.CONTENT_TYPE = value;
-    else if (name === "content-length") environ.CONTENT_LENGTH = value;
-    // An underscore name could pose as a dashed one once both become `_`.
+    // Deno joins a repeated Content-Length ("3, 3"); it refuses unequal ones.
+    else if (name === "content-length") {
+      environ.CONTENT_LENGTH = value.split(",", 1)[0].trim();
+    } // An underscore name could pose as a dashed one once both become `_`.
     else if (!name.includes("_")) environ[cgiName(name)] = value;
   }
   if (environ.CONTENT_LENGTH !== undefined) {
@@ -373,134 +382,8 @@ function decodePath(raw: string): string {
 }
 
 // ---------------------------------------------------------------------------
-// 2. wsgi.input and wsgi.errors
+// 2. One exchange: the application, startResponse, the body
 // ---------------------------------------------------------------------------
-
-const EMPTY = new Uint8Array(0);
-
-/** `wsgi.input` over the request's body stream, read only on demand. */
-class Input implements InputStream {
-  #body: ReadableStream<Uint8Array> | null;
-  #reader?: ReadableStreamDefaultReader<Uint8Array>;
-  #buffer: Uint8Array = EMPTY;
-  /** Bytes still to read: PEP 3333 ends the input at CONTENT_LENGTH. */
-  #left = Infinity;
-
-  constructor(body: ReadableStream<Uint8Array> | null) {
-    this.#body = body;
-  }
-
-  /** Deno.serve frames the body already; a Request built by hand may not. */
-  limit(length: number): void {
-    if (length >= 0) this.#left = length;
-  }
-
-  /** Makes sure something is buffered; false at the end of the body. */
-  async #fill(): Promise<boolean> {
-    if (this.#buffer.byteLength > 0) return true;
-    if (this.#body === null || this.#left === 0) return false;
-    this.#reader ??= this.#body.getReader();
-    const { done, value } = await this.#reader.read();
-    if (done) {
-      this.#body = null;
-      return false;
-    }
-    this.#buffer = value.byteLength > this.#left
-      ? value.subarray(0, this.#left)
-      : value;
-    this.#left -= this.#buffer.byteLength;
-    return true;
-  }
-
-  #take(size: number): Uint8Array {
-    const piece = this.#buffer.subarray(0, size);
-    this.#buffer = this.#buffer.subarray(piece.byteLength);
-    return piece;
-  }
-
-  async read(size = -1): Promise<Uint8Array> {
-    if (size === 0) return EMPTY;
-    const limit = size < 0 ? Infinity : size;
-    if (!await this.#fill()) return EMPTY;
-    // One chunk is the common case and needs no copy.
-    if (this.#buffer.byteLength >= limit) return this.#take(limit);
-    const pieces: Uint8Array[] = [];
-    let length = 0;
-    while (length < limit && await this.#fill()) {
-      const piece = this.#take(limit - length);
-      pieces.push(piece);
-      length += piece.byteLength;
-    }
-    return concat(pieces, length);
-  }
-
-  async readline(size = -1): Promise<Uint8Array> {
-    const limit = size < 0 ? Infinity : size;
-    const pieces: Uint8Array[] = [];
-    let length = 0;
-    while (length < limit && await this.#fill()) {
-      const newline = this.#buffer.indexOf(0x0a);
-      const end = newline === -1 ? Infinity : newline + 1;
-      const piece = this.#take(Math.min(end, limit - length));
-      pieces.push(piece);
-      length += piece.byteLength;
-      if (piece.byteLength === end) break;
-    }
-    return concat(pieces, length);
-  }
-
-  async readlines(hint = -1): Promise<Uint8Array[]> {
-    const lines: Uint8Array[] = [];
-    let length = 0;
-    for await (const line of this) {
-      lines.push(line);
-      length += line.byteLength;
-      if (hint > 0 && length >= hint) break;
-    }
-    return lines;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for (let line = await this.readline(); line.byteLength > 0;) {
-      yield line;
-      line = await this.readline();
-    }
-  }
-}
-
-function concat(pieces: Uint8Array[], length: number): Uint8Array {
-  if (pieces.length === 1) return pieces[0];
-  const whole = new Uint8Array(length);
-  let offset = 0;
-  for (const piece of pieces) {
-    whole.set(piece, offset);
-    offset += piece.byteLength;
-  }
-  return whole;
-}
-
-const encoder = new TextEncoder();
-
-/** `wsgi.errors` by default: the process's standard error. */
-const standardError: ErrorStream = {
-  write(text) {
-    const bytes = encoder.encode(text);
-    for (let sent = 0; sent < bytes.byteLength;) {
-      sent += Deno.stderr.writeSync(bytes.subarray(sent));
-    }
-  },
-  writelines(lines) {
-    for (const line of lines) this.write(line);
-  },
-  flush() {},
-};
-
-// ---------------------------------------------------------------------------
-// 3. One exchange: the application, startResponse, the body
-// ---------------------------------------------------------------------------
-
-/** A rule of the contract that the application broke. */
-class ContractError extends Error {}
 
 /**
  * What a body stream fails with once the response has started. Deno prints
@@ -527,22 +410,7 @@ function emptyStream(): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (controller) => controller.close() });
 }
 
-// Three digits, a space, a reason phrase (RFC 9112: tab, visible or obs-text).
-const STATUS = /^(\d{3}) ([\t\x20-\x7e\x80-\xff]*)$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const NOT_LATIN1 = /[\u0100-\uffff]/;
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
-// RFC 9110: these statuses carry no content.
-const NO_CONTENT = new Set([204, 205, 304]);
 
 const SERVER_ERROR_BODY =
   "A server error occurred. Please contact the administrator.\n";
@@ -917,7 +785,7 @@ function describe(value: unknown): string {
 }
 
 // ---------------------------------------------------------------------------
-// 4. The command line, like gunicorn and `python -m wsgiref.simple_server`
+// 3. The command line, like gunicorn and `python -m wsgiref.simple_server`
 // ---------------------------------------------------------------------------
 
 const USAGE = `Serves a WSGI application with Deno.

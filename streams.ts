@@ -1,0 +1,127 @@
+/**
+ * The environ's two streams as the gateway makes them: `wsgi.input` over a
+ * request body, and `wsgi.errors` on standard error.
+ *
+ * @module
+ */
+
+import type { ErrorStream, InputStream } from "./mod.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/** `wsgi.input` over the request's body stream, read only on demand. */
+export class Input implements InputStream {
+  #body: ReadableStream<Uint8Array> | null;
+  #reader?: ReadableStreamDefaultReader<Uint8Array>;
+  #buffer: Uint8Array = EMPTY;
+  /** Bytes still to read: PEP 3333 ends the input at CONTENT_LENGTH. */
+  #left = Infinity;
+
+  constructor(body: ReadableStream<Uint8Array> | null) {
+    this.#body = body;
+  }
+
+  /** Deno.serve frames the body already; a Request built by hand may not. */
+  limit(length: number): void {
+    if (length >= 0) this.#left = length;
+  }
+
+  /** Makes sure something is buffered; false at the end of the body. */
+  async #fill(): Promise<boolean> {
+    if (this.#buffer.byteLength > 0) return true;
+    if (this.#body === null || this.#left === 0) return false;
+    this.#reader ??= this.#body.getReader();
+    const { done, value } = await this.#reader.read();
+    if (done) {
+      this.#body = null;
+      return false;
+    }
+    this.#buffer = value.byteLength > this.#left
+      ? value.subarray(0, this.#left)
+      : value;
+    this.#left -= this.#buffer.byteLength;
+    return true;
+  }
+
+  #take(size: number): Uint8Array {
+    const piece = this.#buffer.subarray(0, size);
+    this.#buffer = this.#buffer.subarray(piece.byteLength);
+    return piece;
+  }
+
+  async read(size = -1): Promise<Uint8Array> {
+    if (size === 0) return EMPTY;
+    const limit = size < 0 ? Infinity : size;
+    if (!await this.#fill()) return EMPTY;
+    // One chunk is the common case and needs no copy.
+    if (this.#buffer.byteLength >= limit) return this.#take(limit);
+    const pieces: Uint8Array[] = [];
+    let length = 0;
+    while (length < limit && await this.#fill()) {
+      const piece = this.#take(limit - length);
+      pieces.push(piece);
+      length += piece.byteLength;
+    }
+    return concat(pieces, length);
+  }
+
+  async readline(size = -1): Promise<Uint8Array> {
+    const limit = size < 0 ? Infinity : size;
+    const pieces: Uint8Array[] = [];
+    let length = 0;
+    while (length < limit && await this.#fill()) {
+      const newline = this.#buffer.indexOf(0x0a);
+      const end = newline === -1 ? Infinity : newline + 1;
+      const piece = this.#take(Math.min(end, limit - length));
+      pieces.push(piece);
+      length += piece.byteLength;
+      if (piece.byteLength === end) break;
+    }
+    return concat(pieces, length);
+  }
+
+  async readlines(hint = -1): Promise<Uint8Array[]> {
+    const lines: Uint8Array[] = [];
+    let length = 0;
+    for await (const line of this) {
+      lines.push(line);
+      length += line.byteLength;
+      if (hint > 0 && length >= hint) break;
+    }
+    return lines;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (let line = await this.readline(); line.byteLength > 0;) {
+      yield line;
+      line = await this.readline();
+    }
+  }
+}
+
+export function concat(pieces: Uint8Array[], length: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0];
+  const whole = new Uint8Array(length);
+  let offset = 0;
+  for (const piece of pieces) {
+    whole.set(piece, offset);
+    offset += piece.byteLength;
+  }
+  return whole;
+}
+
+export const encoder: TextEncoder = new TextEncoder();
+
+/** `wsgi.errors` by default: the process's standard error. */
+export const standardError: ErrorStream = {
+  write(text) {
+    const bytes = encoder.encode(text);
+    for (let sent = 0; sent < bytes.byteLength;) {
+      sent += Deno.stderr.writeSync(bytes.subarray(sent));
+    }
+  },
+  writelines(lines) {
+    for (const line of lines) this.write(line);
+  },
+  flush() {},
+};

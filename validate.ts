@@ -1,0 +1,781 @@
+/**
+ * A validator for both sides of the contract, in the spirit of Python's
+ * `wsgiref.validate.validator` and Ruby's `Rack::Lint`: wrap an application
+ * with {@linkcode validate} and every request is checked, the environ the
+ * server built as well as everything the application does with it. The
+ * first rule broken raises a {@linkcode ValidationError} whose message
+ * starts with a short rule id and says what was expected, e.g.
+ * `environ.PATH_INFO: must be empty or start with "/", got "x"`.
+ *
+ * Use it in development and in tests; it adds work to every request.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@denowsgi/wsgi";
+ * import { validate } from "@denowsgi/wsgi/validate";
+ *
+ * await using server = serve(validate((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return ["Hola mundo!\n"];
+ * }), { hostname: "127.0.0.1", port: 0, onListen() {} });
+ * ```
+ *
+ * @module
+ */
+
+import type {
+  Application,
+  Body,
+  Chunk,
+  Environ,
+  ErrorStream,
+  Header,
+  InputStream,
+  StartResponse,
+} from "./mod.ts";
+import {
+  ContractError,
+  HOP_BY_HOP,
+  NO_CONTENT,
+  STATUS,
+  TOKEN,
+} from "./rules.ts";
+import { encoder } from "./streams.ts";
+
+/**
+ * A broken rule of the WSGI contract, found by {@linkcode validate}. The
+ * message reads `rule: explanation`; `rule` alone is the short id, such as
+ * `startResponse.status` or `body.chunk`.
+ *
+ * @example Asserting an application breaks a rule
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validate, ValidationError } from "@denowsgi/wsgi/validate";
+ * import type { Environ } from "@denowsgi/wsgi";
+ *
+ * const app = validate((_environ, startResponse) => {
+ *   startResponse("200", []);
+ *   return [];
+ * });
+ * const environ = { PATH_INFO: "x" } as unknown as Environ;
+ * assert.throws(() => app(environ, () => () => {}), ValidationError);
+ * ```
+ */
+export class ValidationError extends ContractError {
+  /** The short id of the rule, e.g. `environ.PATH_INFO`. */
+  readonly rule: string;
+
+  /** Makes the error for `rule`; the message is `rule: explanation`. */
+  constructor(rule: string, explanation: string) {
+    super(`${rule}: ${explanation}`);
+    this.name = "ValidationError";
+    this.rule = rule;
+  }
+}
+
+/**
+ * Wraps an application so that every request checks the contract on both
+ * sides. It changes nothing in a conforming exchange: the body is wrapped
+ * lazily (one chunk pulled when the server pulls one), so streaming and
+ * backpressure stay as they were, and `close()` and a generator's
+ * `return()` are forwarded exactly once.
+ *
+ * A violation throws a {@linkcode ValidationError}: from the wrapped app
+ * when the environ is wrong or the body is not a body, from `startResponse`
+ * or `write` when their arguments are wrong, from `wsgi.input` and
+ * `wsgi.errors` when they are misused, and from the body's iterator when a
+ * chunk is wrong. An application that catches the error does not escape it:
+ * the first violation is thrown again at the next step of the exchange.
+ *
+ * @example In a test, through the fetch handler
+ * ```ts
+ * import { toFetchHandler } from "@denowsgi/wsgi";
+ * import { validate } from "@denowsgi/wsgi/validate";
+ *
+ * const handler = toFetchHandler(validate((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return "not a list"; // the validator answers: app.return
+ * }));
+ * const response = await handler(new Request("http://localhost/"));
+ * console.log(response.status); // 500, and wsgi.errors names the rule
+ * await response.body?.cancel();
+ * ```
+ */
+export function validate(app: Application): Application {
+  return (environ, startResponse) => {
+    checkEnviron(environ);
+    return new Exchange(environ).run(app, startResponse);
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The environ the server built
+// ---------------------------------------------------------------------------
+
+const REQUIRED_STRINGS = [
+  "REQUEST_METHOD",
+  "SCRIPT_NAME",
+  "PATH_INFO",
+  "QUERY_STRING",
+  "SERVER_NAME",
+  "SERVER_PORT",
+  "SERVER_PROTOCOL",
+] as const;
+const REQUIRED_FLAGS = [
+  "wsgi.multithread",
+  "wsgi.multiprocess",
+  "wsgi.run_once",
+] as const;
+const REQUIRED = [
+  ...REQUIRED_STRINGS,
+  "wsgi.version",
+  "wsgi.url_scheme",
+  "wsgi.input",
+  "wsgi.errors",
+  ...REQUIRED_FLAGS,
+];
+const INPUT_METHODS = ["read", "readline", "readlines"] as const;
+const ERRORS_METHODS = ["write", "writelines", "flush"] as const;
+
+// RFC 9110 token: what a method or a header name may be made of.
+const DIGITS = /^\d+$/;
+
+function reject(rule: string, explanation: string): never {
+  throw new ValidationError(rule, explanation);
+}
+
+function checkEnviron(environ: unknown): asserts environ is Environ {
+  if (!isPlainObject(environ)) {
+    reject("environ", `must be a plain object, got ${describe(environ)}`);
+  }
+  for (const key of REQUIRED) {
+    if (!(key in environ)) reject(`environ.${key}`, "is required but missing");
+  }
+  // CGI variables are the keys without a dot; the rest are extensions.
+  for (const [key, value] of Object.entries(environ)) {
+    if (!key.includes(".") && typeof value !== "string") {
+      reject(
+        `environ.${key}`,
+        `CGI variables (keys without a dot) must be strings, got ${
+          describe(value)
+        }`,
+      );
+    }
+  }
+  const e = environ as Record<string, unknown> & Environ;
+  for (const key of ["HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"]) {
+    if (key in e) {
+      reject(
+        `environ.${key}`,
+        `must not exist: the header goes in ${key.slice(5)}, without HTTP_`,
+      );
+    }
+  }
+  const shape = (key: string, ok: boolean, expected: string) => {
+    if (!ok) reject(`environ.${key}`, `${expected}, got ${describe(e[key])}`);
+  };
+  shape(
+    "REQUEST_METHOD",
+    TOKEN.test(e.REQUEST_METHOD),
+    "must be an HTTP token such as GET",
+  );
+  shape(
+    "SCRIPT_NAME",
+    e.SCRIPT_NAME === "" ||
+      (e.SCRIPT_NAME.startsWith("/") && e.SCRIPT_NAME !== "/"),
+    'must be empty or start with "/", and never be "/" alone (the root is "", with PATH_INFO "/")',
+  );
+  shape(
+    "PATH_INFO",
+    e.PATH_INFO === "" || e.PATH_INFO.startsWith("/"),
+    'must be empty or start with "/"',
+  );
+  shape("SERVER_NAME", e.SERVER_NAME !== "", "must not be empty");
+  shape(
+    "SERVER_PORT",
+    DIGITS.test(e.SERVER_PORT),
+    "must be a port number in digits",
+  );
+  shape(
+    "SERVER_PROTOCOL",
+    /^HTTP\/\d(\.\d)?$/.test(e.SERVER_PROTOCOL),
+    'must name the HTTP version, such as "HTTP/1.1"',
+  );
+  shape(
+    "CONTENT_LENGTH",
+    e.CONTENT_LENGTH === undefined || e.CONTENT_LENGTH === "" ||
+      DIGITS.test(e.CONTENT_LENGTH),
+    "when present, must be a number of bytes in digits",
+  );
+  const version = e["wsgi.version"];
+  shape(
+    "wsgi.version",
+    Array.isArray(version) && version.length === 2 && version[0] === 1 &&
+      version[1] === 0,
+    "must be the array [1, 0]",
+  );
+  shape(
+    "wsgi.url_scheme",
+    e["wsgi.url_scheme"] === "http" || e["wsgi.url_scheme"] === "https",
+    'must be "http" or "https"',
+  );
+  const input = e["wsgi.input"];
+  shape(
+    "wsgi.input",
+    hasMethods(input, INPUT_METHODS) &&
+      typeof input[Symbol.asyncIterator] === "function",
+    "must have read, readline and readlines methods and be async iterable",
+  );
+  shape(
+    "wsgi.errors",
+    hasMethods(e["wsgi.errors"], ERRORS_METHODS),
+    "must have write, writelines and flush methods",
+  );
+  for (const key of [...REQUIRED_FLAGS, "wsgi.input_terminated"]) {
+    shape(
+      key,
+      typeof e[key] === "boolean" ||
+        (key === "wsgi.input_terminated" && !(key in e)),
+      "must be true or false",
+    );
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function hasMethods<K extends string>(
+  value: unknown,
+  names: readonly K[],
+): value is Record<K | symbol, () => unknown> {
+  return typeof value === "object" && value !== null &&
+    names.every((name) =>
+      typeof (value as Record<K, unknown>)[name] === "function"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// What the application does
+// ---------------------------------------------------------------------------
+
+// Control characters other than tab; and anything past latin-1 (PEP 3333).
+// deno-lint-ignore no-control-regex -- control characters are the point
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/;
+
+type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
+
+/** What one request has shown so far, from the app call to close(). */
+class Exchange {
+  readonly environ: Environ;
+  /** The first violation, thrown again if the application swallowed it. */
+  violation?: ValidationError;
+  /** The status code of the last startResponse call, once there is one. */
+  code?: number;
+  contentType = false;
+  declaredLength?: number;
+  /** True once a non-empty chunk exists: status and headers are final. */
+  committed = false;
+  sent = 0;
+  closed = false;
+
+  constructor(environ: Environ) {
+    this.environ = environ;
+  }
+
+  fail(rule: string, explanation: string): never {
+    const error = new ValidationError(rule, explanation);
+    this.violation ??= error;
+    throw error;
+  }
+
+  /** Throws the first violation again: catching it does not make it right. */
+  recheck(): void {
+    if (this.violation) throw this.violation;
+  }
+
+  run(app: Application, startResponse: StartResponse): Body | Promise<Body> {
+    const environ = this.environ;
+    environ["wsgi.input"] = new CheckedInput(environ, this);
+    environ["wsgi.errors"] = checkedErrors(environ["wsgi.errors"], this);
+    const result = app(environ, this.wrapStartResponse(startResponse));
+    return result instanceof Promise
+      ? result.then((body) => this.wrapBody(body))
+      : this.wrapBody(result);
+  }
+
+  // -- startResponse and write ----------------------------------------------
+
+  wrapStartResponse(startResponse: StartResponse): StartResponse {
+    return (status, headers, excInfo) => {
+      this.recheck();
+      if (excInfo !== undefined && !(excInfo instanceof Error)) {
+        this.fail(
+          "startResponse.excInfo",
+          `must be the error you caught (an Error), got ${describe(excInfo)}`,
+        );
+      }
+      if (this.code !== undefined && excInfo === undefined) {
+        this.fail(
+          "startResponse.once",
+          "startResponse() was called a second time without excInfo; only an error handler may call it again, passing the caught error as the third argument",
+        );
+      }
+      const code = this.checkStatus(status);
+      this.checkHeaders(headers, code);
+      // After the first chunk the server rethrows excInfo: that is its job.
+      const write = startResponse(status, headers, excInfo);
+      this.code = code;
+      this.contentType = headers.some(([name]) =>
+        name.toLowerCase() === "content-type"
+      );
+      const length = headers.find(([name]) =>
+        name.toLowerCase() === "content-length"
+      );
+      this.declaredLength = length && Number(length[1]);
+      return (chunk) => {
+        this.recheck();
+        this.chunk(chunk, "write.chunk");
+        write(chunk);
+      };
+    };
+  }
+
+  checkStatus(status: unknown): number {
+    const match = typeof status === "string" ? STATUS.exec(status) : null;
+    if (match === null) {
+      this.fail(
+        "startResponse.status",
+        `must be a string of three digits, a space and a reason phrase, such as "200 OK", got ${
+          describe(status)
+        }`,
+      );
+    }
+    const code = Number(match[1]);
+    if (code < 200 || code > 599) {
+      this.fail(
+        "startResponse.status",
+        `the code must be from 200 to 599 (1xx responses belong to the server), got ${code}`,
+      );
+    }
+    return code;
+  }
+
+  checkHeaders(headers: unknown, code: number): asserts headers is Header[] {
+    if (!Array.isArray(headers)) {
+      this.fail(
+        "startResponse.headers",
+        `must be an array of [name, value] pairs, got ${describe(headers)}`,
+      );
+    }
+    for (const header of headers) {
+      if (
+        !Array.isArray(header) || header.length !== 2 ||
+        typeof header[0] !== "string" || typeof header[1] !== "string"
+      ) {
+        this.fail(
+          "startResponse.headers",
+          `each header must be a [name, value] pair of two strings, got ${
+            describe(header)
+          }`,
+        );
+      }
+      this.checkHeader(header[0], header[1], code);
+    }
+  }
+
+  checkHeader(name: string, value: string, code: number): void {
+    const lower = name.toLowerCase();
+    if (!TOKEN.test(name)) {
+      this.fail(
+        "header.name",
+        `${
+          JSON.stringify(name)
+        } is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~, no spaces or colons)`,
+      );
+    }
+    if (lower === "status") {
+      this.fail(
+        "header.Status",
+        "there is no Status header in WSGI (it is CGI's): the status is startResponse's first argument",
+      );
+    }
+    if (HOP_BY_HOP.has(lower)) {
+      this.fail(
+        "header.hop-by-hop",
+        `${name} describes the connection, which belongs to the server; PEP 3333 forbids it to applications`,
+      );
+    }
+    if (BAD_VALUE.test(value)) {
+      this.fail(
+        "header.value",
+        `the value of ${name} must be latin-1 text without control characters (no CR or LF), got ${
+          JSON.stringify(value)
+        }`,
+      );
+    }
+    if (lower === "content-length" && !DIGITS.test(value)) {
+      this.fail(
+        "header.Content-Length",
+        `must be a number of bytes in digits, got ${JSON.stringify(value)}`,
+      );
+    }
+    if (lower === "content-length" && code === 204) {
+      this.fail(
+        "header.Content-Length",
+        "a 204 response has no content, so it must not have a Content-Length",
+      );
+    }
+    if (lower === "content-type" && NO_CONTENT.has(code)) {
+      this.fail(
+        "header.Content-Type",
+        `a ${code} response has no content, so it must not have a Content-Type`,
+      );
+    }
+  }
+
+  // -- the body ---------------------------------------------------------------
+
+  /**
+   * Checks the returned body and wraps it. A body refused here never reaches
+   * the server, so its close() is called here, as the server would have.
+   */
+  wrapBody(body: unknown): Body | Promise<Body> {
+    try {
+      return this.checkBody(body);
+    } catch (violation) {
+      const close = (body as { close?: unknown } | null | undefined)?.close;
+      if (typeof close !== "function" || this.closed) throw violation;
+      this.closed = true;
+      // The violation is the story: an error from close() must not hide it.
+      const rethrow = (): never => {
+        throw violation;
+      };
+      return Promise.resolve().then(() => close.call(body)).then(
+        rethrow,
+        rethrow,
+      );
+    }
+  }
+
+  checkBody(body: unknown): Body {
+    this.recheck();
+    if (typeof body === "string") {
+      this.fail(
+        "app.return",
+        `the application returned a bare string; return it in an array, [${
+          JSON.stringify(body.slice(0, 20))
+        }…]. In Python a str body is sent one character at a time, so wsgiref rejects it, and so does this validator, though this gateway would send it whole`,
+      );
+    }
+    if (body instanceof Uint8Array) {
+      this.fail(
+        "app.return",
+        "the application returned a bare Uint8Array, whose items are numbers, not chunks; return it in an array, [bytes]",
+      );
+    }
+    if (
+      typeof body !== "object" || body === null ||
+      !(Symbol.iterator in body || Symbol.asyncIterator in body)
+    ) {
+      this.fail(
+        "app.return",
+        `the application must return an iterable of chunks (an array, a generator…), got ${
+          describe(body)
+        }${body === undefined ? "; did you forget the return?" : ""}`,
+      );
+    }
+    const original = body as Body;
+    const close = () => this.close(original);
+    if (Array.isArray(body)) {
+      // Every chunk is already known: check them now and keep an array, so
+      // the server can send it as one buffer just as it would unwrapped.
+      for (const chunk of body) this.chunk(chunk, "body.chunk");
+      this.end();
+      return Object.assign(body.slice(), { close });
+    }
+    if (Symbol.asyncIterator in original) {
+      return {
+        [Symbol.asyncIterator]: () =>
+          this.iterate(original[Symbol.asyncIterator]()) as AsyncIterator<
+            Chunk
+          >,
+        close,
+      };
+    }
+    return {
+      [Symbol.iterator]: () =>
+        this.iterate(original[Symbol.iterator]()) as Iterator<Chunk>,
+      close,
+    };
+  }
+
+  /**
+   * An iterator that pulls the app's one step per step the server takes, and
+   * forwards `return()` once. Sync stays sync, async stays async.
+   */
+  iterate(inner: AnyIterator): AnyIterator {
+    let finished = false;
+    const step = (result: IteratorResult<unknown>) => {
+      if (result.done) {
+        finished = true;
+        this.end();
+      } else this.chunk(result.value, "body.chunk");
+      return result as IteratorResult<Chunk>;
+    };
+    return {
+      next: () => {
+        this.recheck();
+        if (this.closed || finished) {
+          this.fail(
+            "body.after-close",
+            "the server asked the body for a chunk after it was closed or finished",
+          );
+        }
+        const result = inner.next();
+        return result instanceof Promise ? result.then(step) : step(result);
+      },
+      return: (value?: unknown) => {
+        if (finished) return { done: true, value };
+        finished = true;
+        return inner.return?.(value) ?? { done: true, value };
+      },
+    } as AnyIterator;
+  }
+
+  /** Checks one chunk, from write() or from the body. */
+  chunk(chunk: unknown, rule: string): void {
+    if (typeof chunk !== "string" && !(chunk instanceof Uint8Array)) {
+      this.fail(
+        rule,
+        `chunks must be strings or Uint8Arrays, got ${describe(chunk)}`,
+      );
+    }
+    const size = typeof chunk === "string"
+      ? this.declaredLength === undefined
+        ? chunk.length // only emptiness matters with no Content-Length
+        : encoder.encode(chunk).byteLength
+      : chunk.byteLength;
+    if (size === 0) return;
+    if (this.code === undefined) {
+      this.fail(
+        "body.before-startResponse",
+        "the body produced a chunk before startResponse() was called; call it first (in a generator, before the first yield)",
+      );
+    }
+    if (NO_CONTENT.has(this.code)) {
+      this.fail(
+        "body.no-content",
+        `a ${this.code} response must not have a body, but the application sent one`,
+      );
+    }
+    if (!this.contentType) {
+      this.fail(
+        "body.Content-Type",
+        'the response has a body but no Content-Type header; WSGI has no default type, so say what you send, e.g. ["Content-Type", "text/html; charset=utf-8"]',
+      );
+    }
+    this.committed = true;
+    this.sent += size;
+    if (this.lengthMatters() && this.sent > this.declaredLength!) {
+      this.fail(
+        "body.Content-Length",
+        `the body is longer than its Content-Length, ${this.declaredLength}`,
+      );
+    }
+  }
+
+  /** The body has no more chunks. */
+  end(): void {
+    if (this.code === undefined) {
+      this.fail(
+        "startResponse.never",
+        "the body ended but startResponse() was never called",
+      );
+    }
+    if (this.lengthMatters() && this.sent < this.declaredLength!) {
+      this.fail(
+        "body.Content-Length",
+        `the body has ${this.sent} bytes, fewer than its Content-Length, ${this.declaredLength}`,
+      );
+    }
+  }
+
+  /** HEAD and 304 may declare the length of a body they do not carry. */
+  lengthMatters(): boolean {
+    return this.declaredLength !== undefined &&
+      this.environ.REQUEST_METHOD !== "HEAD" && this.code !== 304;
+  }
+
+  close(body: Body): void | Promise<void> {
+    if (this.closed) {
+      this.fail(
+        "body.close-once",
+        "the server called the body's close() twice; PEP 3333 asks for exactly once",
+      );
+    }
+    this.closed = true;
+    return body.close?.();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// wsgi.input and wsgi.errors
+// ---------------------------------------------------------------------------
+
+/**
+ * `wsgi.input` with its arguments checked (the app's side) and its results
+ * checked (the server's side).
+ */
+class CheckedInput implements InputStream {
+  #input: InputStream;
+  #check: Exchange;
+  /** CONTENT_LENGTH as a number, when the request declared one. */
+  #length?: number;
+  #terminated: boolean;
+  #received = 0;
+
+  constructor(environ: Environ, check: Exchange) {
+    this.#input = environ["wsgi.input"];
+    this.#check = check;
+    const length = environ.CONTENT_LENGTH;
+    if (length) this.#length = Number(length);
+    this.#terminated = environ["wsgi.input_terminated"] === true;
+  }
+
+  async read(size?: number): Promise<Uint8Array> {
+    this.#ask("read", size);
+    const bytes = await this.#input.read(...present(size));
+    return this.#got("read", bytes, size);
+  }
+
+  async readline(size?: number): Promise<Uint8Array> {
+    this.#ask("readline", size);
+    const line = await this.#input.readline(...present(size));
+    const newline = line instanceof Uint8Array ? line.indexOf(0x0a) : -1;
+    if (newline !== -1 && newline !== line.byteLength - 1) {
+      this.#check.fail(
+        "input.result",
+        "the server's readline() returned bytes past the first newline",
+      );
+    }
+    return this.#got("readline", line, size);
+  }
+
+  async readlines(hint?: number): Promise<Uint8Array[]> {
+    this.#ask("readlines", hint);
+    const lines: unknown = await this.#input.readlines(...present(hint));
+    if (!Array.isArray(lines)) {
+      this.#check.fail(
+        "input.result",
+        `the server's readlines() must return an array, got ${describe(lines)}`,
+      );
+    }
+    return lines.map((line) => this.#got("readlines", line, undefined));
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (let line = await this.readline(); line.byteLength > 0;) {
+      yield line;
+      line = await this.readline();
+    }
+  }
+
+  /** PEP 3333: the server owns the input stream. */
+  close(): never {
+    return this.#check.fail(
+      "input.close",
+      "wsgi.input belongs to the server; the application must not close it",
+    );
+  }
+
+  #ask(method: string, size: number | undefined): void {
+    this.#check.recheck();
+    if (size !== undefined && !Number.isInteger(size)) {
+      this.#check.fail(
+        `input.${method}`,
+        `the size must be a whole number or left out, got ${describe(size)}`,
+      );
+    }
+    // Only a server that marks its input terminated can be read past the
+    // end; elsewhere such a read may wait forever for bytes that never come.
+    const left = (this.#length ?? 0) - this.#received;
+    if (!this.#terminated && size !== undefined && size > left) {
+      this.#check.fail(
+        "input.past-CONTENT_LENGTH",
+        `${method}(${size}) asks for more than the ${left} bytes CONTENT_LENGTH leaves, and this server does not set wsgi.input_terminated`,
+      );
+    }
+  }
+
+  #got(method: string, bytes: unknown, size: number | undefined): Uint8Array {
+    if (!(bytes instanceof Uint8Array)) {
+      return this.#check.fail(
+        "input.result",
+        `the server's ${method}() must give Uint8Arrays, got ${
+          describe(bytes)
+        }`,
+      );
+    }
+    if (size !== undefined && size >= 0 && bytes.byteLength > size) {
+      this.#check.fail(
+        "input.result",
+        `the server's ${method}(${size}) returned ${bytes.byteLength} bytes`,
+      );
+    }
+    this.#received += bytes.byteLength;
+    if (this.#length !== undefined && this.#received > this.#length) {
+      this.#check.fail(
+        "input.result",
+        `the server's wsgi.input gave more bytes than CONTENT_LENGTH, ${this.#length}`,
+      );
+    }
+    return bytes;
+  }
+}
+
+/** Leaves an omitted argument omitted, as the app wrote the call. */
+function present(size: number | undefined): [] | [number] {
+  return size === undefined ? [] : [size];
+}
+
+function checkedErrors(errors: ErrorStream, check: Exchange): ErrorStream {
+  const text = (rule: string, value: unknown) => {
+    if (typeof value !== "string") {
+      check.fail(rule, `only strings can be written, got ${describe(value)}`);
+    }
+    return value;
+  };
+  return {
+    write(value) {
+      errors.write(text("errors.write", value));
+    },
+    writelines(lines) {
+      errors.writelines(
+        Array.from(lines, (line) => text("errors.writelines", line)),
+      );
+    },
+    flush() {
+      errors.flush();
+    },
+    close() {
+      check.fail(
+        "errors.close",
+        "wsgi.errors belongs to the server; the application must not close it",
+      );
+    },
+  } as ErrorStream;
+}
+
+/** Names a value in a message: `"text"`, `42`, `undefined`, `a Map`… */
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) {
+    return `[${value.map(describe).join(", ")}]`;
+  }
+  if (typeof value !== "object" || value === null) return String(value);
+  return `a ${value.constructor?.name ?? "null-prototype object"}`;
+}
