@@ -53,6 +53,7 @@ class RequestWatcher implements Watcher {
   #started = performance.now();
   #last = this.#started;
   #chunks = 0;
+  #writes = 0;
 
   constructor(
     environ: Environ,
@@ -85,26 +86,33 @@ class RequestWatcher implements Watcher {
   }
 
   write(size: number): void {
-    this.#step(`app → server     write(): ${size} bytes`);
+    this.#writes++;
+    this.#step(`app → server     write(): ${bytes(size)}`);
   }
 
   chunk(size: number): void {
-    this.#step(`app → server     chunk ${++this.#chunks}: ${size} bytes`);
+    this.#step(`app → server     chunk ${++this.#chunks}: ${bytes(size)}`);
   }
 
   close(call: string): void {
     this.#step(`server → app     body.${call}`);
   }
 
-  end(status: number, bytes: number): void {
+  end(status: number, size: number): void {
     if (this.#trace !== undefined) {
       const took = (performance.now() - this.#started).toFixed(2);
-      const chunks = this.#chunks === 1 ? "1 chunk" : `${this.#chunks} chunks`;
-      this.#say(
-        `server → client  ${status}, ${bytes} bytes from ${chunks}, ${took} ms in all`,
-      );
+      const parts = [
+        count(this.#writes, "write"),
+        count(this.#chunks, "chunk"),
+      ].filter((part) => part !== undefined);
+      const what = parts.length > 0
+        ? `${bytes(size)} from ${parts.join(" and ")}`
+        : size > 0
+        ? `${bytes(size)} written by the gateway`
+        : "no body";
+      this.#say(`server → client  ${status}, ${what}, ${took} ms in all`);
     }
-    this.#accessLog?.(commonLogLine(this.#environ, status, bytes, new Date()));
+    this.#accessLog?.(commonLogLine(this.#environ, status, size, new Date()));
   }
 
   /** A step of the flow, with the time since the step before. */
@@ -118,6 +126,15 @@ class RequestWatcher implements Watcher {
   #say(line: string): void {
     this.#trace!(`[trace #${this.#number}] ${line}`);
   }
+}
+
+function bytes(size: number): string {
+  return size === 1 ? "1 byte" : `${size} bytes`;
+}
+
+function count(n: number, what: string): string | undefined {
+  if (n === 0) return undefined;
+  return n === 1 ? `1 ${what}` : `${n} ${what}s`;
 }
 
 const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");

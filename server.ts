@@ -86,7 +86,11 @@ export function serve(
   );
   const addr = server.addr;
   if (addr.transport === "tcp") {
-    listening.name = addr.hostname;
+    // The name the server was asked to listen on (`localhost`), as wsgiref
+    // reports it, rather than the address it resolved to.
+    listening.name = "hostname" in options && options.hostname
+      ? options.hostname
+      : addr.hostname;
     listening.port = String(addr.port);
   }
   return server;
@@ -554,10 +558,14 @@ class Exchange {
     // Deno would silently cut a body longer than its Content-Length.
     const declared = this.declaredLength;
     let sent = 0;
+    let cancelled = false;
     const stream = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
-          if (await this.next()) {
+          const more = await this.next();
+          // The client may have gone while an async body was between chunks.
+          if (cancelled) return;
+          if (more) {
             const chunk = this.pending.shift()!;
             sent += chunk.byteLength;
             if (sent > declared) {
@@ -577,14 +585,19 @@ class Exchange {
             this.watch?.end(init.status, sent);
           }
         } catch (error) {
+          if (cancelled) return;
           await this.abort(controller, error);
           this.watch?.end(init.status, sent);
         }
       },
       cancel: async () => {
+        cancelled = true;
         this.log("the client went away before the body was sent");
-        await this.finish(false);
+        // An async generator returns only once its pending step settles:
+        // log the end now rather than after the body's next chunk.
+        const closing = this.finish(false);
         this.watch?.end(init.status, sent);
+        await closing;
       },
     });
     return new Response(stream, init);

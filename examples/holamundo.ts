@@ -9,6 +9,7 @@
  */
 import { type Application, type Header, serve } from "@denowsgi/wsgi";
 
+/** The lesson's application: the same page, whatever the request. */
 export const holaMundoApp: Application = (_environ, startResponse) => {
   const status = "200 OK";
   const headers: Header[] = [

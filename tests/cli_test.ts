@@ -1,0 +1,416 @@
+/**
+ * The command line end to end: `deno run server.ts …` as a child process,
+ * its stdout read line by line, requests sent to it over loopback, and
+ * Ctrl+C sent as SIGINT. Also what only a separate process can show: the
+ * access log's defaults on standard output and the CLF date in other time
+ * zones.
+ *
+ * The child is `deno` from PATH (the test permissions allow running it by
+ * that name); every wait is bounded and every child is killed and awaited.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+const ROOT = new URL("..", import.meta.url);
+/** How long a child may take to start (compiling included) or to answer. */
+const WAIT_MS = 20_000;
+const CLF_DATE =
+  /\[\d\d\/(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]/;
+const STACK_FRAME = /^\s+at \S/m;
+/** `deno run` for the command line, with the permissions its usage names. */
+const SERVER = ["run", "--allow-net", "--allow-read", "server.ts"];
+
+/** Rejects with `what` if `promise` has not settled within WAIT_MS. */
+async function within<T>(what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${what}`)),
+          WAIT_MS,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function deno(args: string[], env?: Record<string, string>): Deno.Command {
+  return new Deno.Command("deno", {
+    args,
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** A running `server.ts`, read one stdout line at a time. */
+class Cli implements AsyncDisposable {
+  readonly child: Deno.ChildProcess;
+  readonly #lines: AsyncIterator<string>;
+  readonly #stderr: Promise<string>;
+  #status?: Promise<Deno.CommandStatus>;
+
+  constructor(args: string[]) {
+    this.child = deno([...SERVER, ...args])
+      .spawn();
+    this.#lines = lines(this.child.stdout)[Symbol.asyncIterator]();
+    this.#stderr = new Response(this.child.stderr).text();
+  }
+
+  /** The next line on stdout; fails at the end of output or on time out. */
+  async line(): Promise<string> {
+    const { done, value } = await within(
+      "a line on stdout",
+      this.#lines.next(),
+    );
+    assert.ok(!done, "stdout ended early");
+    return value;
+  }
+
+  /** Reads the `Serving … on http://HOST:PORT/` line; returns the URL. */
+  async listening(what: string): Promise<URL> {
+    const line = await this.line();
+    const match = /^Serving (.+) on (http:\/\/\S+\/) \(Ctrl\+C to stop\)$/
+      .exec(line);
+    assert.ok(match, `unexpected first line: ${line}`);
+    assert.equal(match[1], what);
+    return new URL(match[2]);
+  }
+
+  /** Sends Ctrl+C; returns the rest of stdout, stderr and the exit code. */
+  async stop(): Promise<{ rest: string[]; stderr: string; code: number }> {
+    this.child.kill("SIGINT");
+    return await this.#finish();
+  }
+
+  async #finish(): Promise<{ rest: string[]; stderr: string; code: number }> {
+    const rest: string[] = [];
+    for (let next; !(next = await within("stdout", this.#lines.next())).done;) {
+      rest.push(next.value);
+    }
+    this.#status ??= this.child.status;
+    const { code } = await within("the exit", this.#status);
+    return { rest, stderr: await this.#stderr, code };
+  }
+
+  /** Whatever happened, the child is gone and its pipes are drained. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.#finish().catch(() => {});
+  }
+}
+
+/** A byte stream as text lines, without their line ends. */
+async function* lines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<string> {
+  let buffered = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += text;
+    let end;
+    while ((end = buffered.indexOf("\n")) !== -1) {
+      yield buffered.slice(0, end);
+      buffered = buffered.slice(end + 1);
+    }
+  }
+  if (buffered) yield buffered;
+}
+
+/** Runs a command to its end, killing it if it outlives WAIT_MS. */
+async function run(
+  args: string[],
+  env?: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = deno(args, env).spawn();
+  const output = child.output();
+  try {
+    const { code, stdout, stderr } = await within("the exit", output);
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code, stdout: decode(stdout), stderr: decode(stderr) };
+  } catch (error) {
+    child.kill("SIGKILL");
+    await output;
+    throw error;
+  }
+}
+
+async function get(
+  url: URL | string,
+): Promise<{ status: number; text: string }> {
+  const response = await within("a response", fetch(url));
+  return { status: response.status, text: await response.text() };
+}
+
+// ---------------------------------------------------------------------------
+// Good runs
+// ---------------------------------------------------------------------------
+
+Deno.test("cli: the lesson's app by name, a request, its log line, Ctrl+C", async () => {
+  await using cli = new Cli([
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "examples/holamundo.ts:holaMundoApp",
+  ]);
+  const url = await cli.listening("examples/holamundo.ts:holaMundoApp");
+  assert.equal(url.hostname, "127.0.0.1");
+  assert.notEqual(url.port, "0", "the port the system chose is printed");
+  const { status, text } = await get(new URL("/python-logo.png", url));
+  assert.equal(status, 200);
+  assert.match(text, /<p>Hola mundo!<\/p>/);
+  assert.equal(
+    (await cli.line()).replace(CLF_DATE, "[DATE]"),
+    '127.0.0.1 - - [DATE] "GET /python-logo.png HTTP/1.1" 200 181',
+  );
+  assert.deepEqual(await cli.stop(), {
+    rest: ["Stopped."],
+    stderr: "",
+    code: 0,
+  });
+});
+
+Deno.test("cli: a module's default export, and -b HOST:PORT", async () => {
+  await using cli = new Cli(["-b", "127.0.0.1:0", "tests/fixtures/apps.ts"]);
+  const url = await cli.listening("tests/fixtures/apps.ts");
+  assert.equal(url.hostname, "127.0.0.1");
+  assert.deepEqual(await get(new URL("/hi", url)), {
+    status: 200,
+    text: "default export at /hi\n",
+  });
+  assert.match(
+    await cli.line(),
+    /^127\.0\.0\.1 - - \[.+\] "GET \/hi HTTP\/1\.1" 200 22$/,
+  );
+  assert.equal((await cli.stop()).code, 0);
+});
+
+Deno.test("cli: --bind=HOST:PORT and a named export of the same module", async () => {
+  await using cli = new Cli([
+    "--bind=127.0.0.1:0",
+    "tests/fixtures/apps.ts:named",
+  ]);
+  const url = await cli.listening("tests/fixtures/apps.ts:named");
+  assert.equal((await get(url)).text, "named export at /\n");
+  assert.equal((await cli.stop()).code, 0);
+});
+
+Deno.test("cli: no module serves the demo app, which shows the environ", async () => {
+  await using cli = new Cli(["--host=127.0.0.1", "--port=0"]);
+  const url = await cli.listening("the demo app");
+  const { status, text } = await get(new URL("/demo?x=1", url));
+  assert.equal(status, 200);
+  const shown = text.split("\n");
+  assert.equal(shown[0], "Hola mundo!");
+  for (
+    const line of [
+      'PATH_INFO = "/demo"',
+      'QUERY_STRING = "x=1"',
+      'REQUEST_METHOD = "GET"',
+      `SERVER_PORT = "${url.port}"`,
+      'wsgi.url_scheme = "http"',
+    ]
+  ) assert.ok(shown.includes(line), `missing ${line} in:\n${text}`);
+  assert.equal((await cli.stop()).code, 0);
+});
+
+Deno.test("cli: --trace prints the flow, then the access log line", async () => {
+  await using cli = new Cli([
+    "-b",
+    "127.0.0.1:0",
+    "--trace",
+    "examples/holamundo.ts:holaMundoApp",
+  ]);
+  const url = await cli.listening("examples/holamundo.ts:holaMundoApp");
+  await get(new URL("/traced", url));
+  const printed: string[] = [];
+  while (!printed.at(-1)?.startsWith("127.0.0.1 - - ")) {
+    printed.push(await cli.line());
+  }
+  const steps = printed.filter((line) => !line.startsWith("[trace #1]   "));
+  assert.deepEqual(
+    steps.map((line) =>
+      line.replace(/ \(\+\d+\.\d\d ms\)$/, "").replace(/\d+\.\d\d ms/, "T ms")
+        .replace(CLF_DATE, "[DATE]")
+    ),
+    [
+      "[trace #1] client → server  GET /traced",
+      "[trace #1] server → app     environ:",
+      "[trace #1] server → app     app(environ, startResponse)",
+      '[trace #1] app → server     startResponse("200 OK", [["Content-type","text/html; charset=utf-8"]])',
+      "[trace #1] app → server     chunk 1: 181 bytes",
+      "[trace #1] server → client  200, 181 bytes from 1 chunk, T ms in all",
+      '127.0.0.1 - - [DATE] "GET /traced HTTP/1.1" 200 181',
+    ],
+  );
+  assert.ok(
+    printed.includes('[trace #1]                    PATH_INFO = "/traced"'),
+  );
+  assert.equal((await cli.stop()).code, 0);
+});
+
+Deno.test("cli: --no-access-log prints no CLF line", async () => {
+  await using cli = new Cli([
+    "-b",
+    "127.0.0.1:0",
+    "--no-access-log",
+    "tests/fixtures/apps.ts",
+  ]);
+  const url = await cli.listening("tests/fixtures/apps.ts");
+  assert.equal((await get(url)).status, 200);
+  assert.deepEqual(await cli.stop(), {
+    rest: ["Stopped."],
+    stderr: "",
+    code: 0,
+  });
+});
+
+Deno.test("cli: --help prints the usage and exits 0", async () => {
+  for (const flag of ["--help", "-h"]) {
+    const { code, stdout, stderr } = await run([
+      ...SERVER,
+      flag,
+    ]);
+    assert.equal(code, 0);
+    assert.equal(stderr, "");
+    assert.match(stdout, /^Serves a WSGI application with Deno\.\n/);
+    for (
+      const option of [
+        "module[:name]",
+        "--bind",
+        "--host",
+        "--port",
+        "--access-log",
+        "--no-access-log",
+        "--trace",
+        "--help",
+      ]
+    ) {
+      assert.ok(stdout.includes(option), `the usage names ${option}`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Mistakes: one line on stderr, exit 2, no stack
+// ---------------------------------------------------------------------------
+
+const MISTAKES: [string[], string][] = [
+  [
+    ["tests/fixtures/missing.ts"],
+    "cannot import tests/fixtures/missing.ts: Module not found",
+  ],
+  [
+    ["tests/fixtures/apps.ts:nope"],
+    "tests/fixtures/apps.ts has no export named nope that is a function (it exports: default, named)",
+  ],
+  [
+    ["examples/holamundo.ts"],
+    "examples/holamundo.ts has no default export that is a function (it exports: holaMundoApp)",
+  ],
+  [["--bogus"], "unknown option --bogus"],
+  [["--port", "99999"], "the port must be a number from 0 to 65535, got 99999"],
+  [["--port=eighty"], "the port must be a number from 0 to 65535, got eighty"],
+  [["-b", "127.0.0.1"], "--bind wants HOST:PORT, got 127.0.0.1"],
+  [["--port"], "--port needs a value"],
+  [
+    ["tests/fixtures/apps.ts", "examples/holamundo.ts"],
+    "one module at a time, got tests/fixtures/apps.ts and examples/holamundo.ts",
+  ],
+];
+
+for (const [args, message] of MISTAKES) {
+  Deno.test(`cli: ${args.join(" ")} → one-line error, exit 2`, async () => {
+    const { code, stdout, stderr } = await run([
+      ...SERVER,
+      ...args,
+    ]);
+    assert.equal(code, 2);
+    assert.equal(stdout, "");
+    assert.doesNotMatch(stderr, STACK_FRAME);
+    const printed = stderr.split("\n");
+    assert.equal(printed.length, 2, `one line, then the newline:\n${stderr}`);
+    assert.ok(
+      printed[0].startsWith(`server.ts: error: ${message}`),
+      `got: ${printed[0]}`,
+    );
+  });
+}
+
+Deno.test("cli: a port already in use → one-line error, exit 2", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { code, stdout, stderr } = await run([
+    ...SERVER,
+    "-b",
+    `127.0.0.1:${taken.addr.port}`,
+  ]);
+  assert.equal(code, 2);
+  assert.equal(stdout, "");
+  assert.match(stderr, /^server\.ts: error: .+\n$/);
+  assert.doesNotMatch(stderr, STACK_FRAME);
+});
+
+// ---------------------------------------------------------------------------
+// The access log seen from outside the process
+// ---------------------------------------------------------------------------
+
+Deno.test("access log: on by default for makeServer, off by default for serve", async () => {
+  const script = `
+    import { makeServer, serve } from "./mod.ts";
+    const app = (_environ, startResponse) => {
+      startResponse("200 OK", []);
+      return ["ok"];
+    };
+    const httpd = makeServer("127.0.0.1", 0, app);
+    await (await fetch(\`http://127.0.0.1:\${httpd.serverPort}/made\`)).text();
+    await httpd.shutdown();
+    const server = serve(app, { hostname: "127.0.0.1", port: 0, onListen() {} });
+    await (await fetch(\`http://127.0.0.1:\${server.addr.port}/served\`)).text();
+    await server.shutdown();
+    console.log("done");
+  `;
+  const { code, stdout, stderr } = await run(["eval", "--ext=js", script]);
+  assert.equal(stderr, "");
+  assert.equal(code, 0);
+  assert.equal(
+    stdout.replace(CLF_DATE, "[DATE]"),
+    '127.0.0.1 - - [DATE] "GET /made HTTP/1.1" 200 2\ndone\n',
+  );
+});
+
+Deno.test("commonLogLine: the zone offset in other time zones", async () => {
+  // 12:00 UTC, seen from zones west and east, on the half hour, and past
+  // the date line. Ask the child, since a process's time zone is fixed.
+  const zones: [string, string][] = [
+    ["UTC", "15/Jan/2026:12:00:00 +0000"],
+    ["America/Los_Angeles", "15/Jan/2026:04:00:00 -0800"],
+    ["America/St_Johns", "15/Jan/2026:08:30:00 -0330"],
+    ["Asia/Kolkata", "15/Jan/2026:17:30:00 +0530"],
+    ["Pacific/Kiritimati", "16/Jan/2026:02:00:00 +1400"],
+  ];
+  const script = `
+    import { commonLogLine } from "./log.ts";
+    const environ = { REQUEST_METHOD: "GET", REQUEST_URI: "/", SERVER_PROTOCOL: "HTTP/1.1" };
+    console.log(commonLogLine(environ, 200, 5, new Date(Date.UTC(2026, 0, 15, 12))));
+  `;
+  for (const [zone, date] of zones) {
+    const { code, stdout, stderr } = await run(["eval", "--ext=js", script], {
+      TZ: zone,
+    });
+    assert.equal(stderr, "");
+    assert.equal(code, 0);
+    assert.equal(stdout, `- - - [${date}] "GET / HTTP/1.1" 200 5\n`, zone);
+  }
+});
