@@ -650,7 +650,10 @@ class Exchange {
     )?.[1];
     if (length !== undefined) {
       if (declared === undefined) {
-        headers.push(["Content-Length", String(length)]);
+        // RFC 9110: a 204 or 304 declares no length of its own.
+        if (!NO_CONTENT.has(status)) {
+          headers.push(["Content-Length", String(length)]);
+        }
       } else if (Number(declared) !== length && !this.headersOnly(status)) {
         this.break(
           `the Content-Length header says ${declared} but the body has ${length} bytes`,
