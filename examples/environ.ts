@@ -129,7 +129,7 @@ export const environApp: Application = async (
   th { background: #eef; }
   td:first-child { white-space: nowrap; }
   td { word-break: break-all; }
-  .note { color: #555; font-style: italic; word-break: normal; }
+  td.note { color: #555; font-style: italic; word-break: normal; white-space: normal; }
   pre { background: #f4f4f4; padding: .5rem; white-space: pre-wrap; }
 </style>
 </head>
