@@ -13,7 +13,7 @@ import {
   harness,
   settle,
   withClose,
-} from "./_unit_helpers.ts";
+} from "./_helpers.ts";
 
 const TEXT: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
 
@@ -27,6 +27,34 @@ function returning(body: () => ReturnType<Application>): Application {
 
 async function bytesOf(response: Response): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * A generator body over `chunks` with a counted `close()`, whose `finally`
+ * counts its runs in `finallies`: the gateway must close it exactly once and
+ * must not leave the generator suspended.
+ */
+function counted(
+  chunks: Iterable<Chunk>,
+): Generator<Chunk> & { closed: number; finallies: number; close(): void } {
+  function* run(): Generator<Chunk> {
+    try {
+      yield* chunks;
+    } finally {
+      body.finallies++;
+    }
+  }
+  const body = withClose(Object.assign(run(), { finallies: 0 }));
+  return body;
+}
+
+/** Lets the gateway finish, then asserts `body` was closed and finished once. */
+async function assertClosedOnce(
+  body: ReturnType<typeof counted>,
+): Promise<void> {
+  await settle();
+  assert.equal(body.closed, 1);
+  assert.equal(body.finallies, 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -208,40 +236,19 @@ Deno.test("close() on an array body is called exactly once at the normal end", a
 });
 
 Deno.test("close() on a generator body is called exactly once at the normal end, and its finally runs once", async () => {
-  let finallies = 0;
-  function* chunks(): Generator<Chunk> {
-    try {
-      yield "uno";
-      yield "dos";
-    } finally {
-      finallies++;
-    }
-  }
-  const body = withClose(chunks());
+  const body = counted(["uno", "dos"]);
   const { request } = harness(returning(() => body));
   const response = await request();
   assert.equal(await response.text(), "unodos");
-  await settle();
-  assert.equal(body.closed, 1);
-  assert.equal(finallies, 1);
+  await assertClosedOnce(body);
 });
 
 Deno.test("close() on a generator body with no data is called exactly once", async () => {
-  let finallies = 0;
-  function* chunks(): Generator<Chunk> {
-    try {
-      yield "";
-    } finally {
-      finallies++;
-    }
-  }
-  const body = withClose(chunks());
+  const body = counted([""]);
   const { request } = harness(returning(() => body));
   const response = await request();
   assert.equal(await response.text(), "");
-  await settle();
-  assert.equal(body.closed, 1);
-  assert.equal(finallies, 1);
+  await assertClosedOnce(body);
 });
 
 Deno.test("close() is called exactly once when an array body is refused after it was read", async () => {
@@ -255,40 +262,24 @@ Deno.test("close() is called exactly once when an array body is refused after it
 });
 
 Deno.test("close() is called exactly once when the application fails mid-iteration", async () => {
-  let finallies = 0;
-  function* chunks(): Generator<Chunk> {
-    try {
-      yield "uno";
-      throw new Error("failed mid-iteration");
-    } finally {
-      finallies++;
-    }
-  }
-  const body = withClose(chunks());
+  const body = counted(function* () {
+    yield "uno";
+    throw new Error("failed mid-iteration");
+  }());
   const { request, lines } = harness(returning(() => body));
   await assertAbortedAfter(await request(), "uno");
-  await settle();
-  assert.equal(body.closed, 1);
-  assert.equal(finallies, 1);
+  await assertClosedOnce(body);
   assertStackLogged(lines, "failed mid-iteration");
 });
 
 Deno.test("close() is called exactly once when the client cancels the body", async () => {
-  let finallies = 0;
-  function* chunks(): Generator<Chunk> {
-    try {
-      for (;;) yield "más ";
-    } finally {
-      finallies++;
-    }
-  }
-  const body = withClose(chunks());
+  const body = counted(function* () {
+    for (;;) yield "más ";
+  }());
   const { request } = harness(returning(() => body));
   const response = await request();
   await response.body!.cancel();
-  await settle();
-  assert.equal(body.closed, 1);
-  assert.equal(finallies, 1);
+  await assertClosedOnce(body);
 });
 
 Deno.test("a HEAD request runs the application, sends no body, and closes an array body once", async () => {
@@ -307,23 +298,12 @@ Deno.test("a HEAD request runs the application, sends no body, and closes an arr
 });
 
 Deno.test("a HEAD request runs the application, sends no body, and closes a generator body once", async () => {
-  let finallies = 0;
-  function* chunks(): Generator<Chunk> {
-    try {
-      yield "uno";
-      yield "dos";
-    } finally {
-      finallies++;
-    }
-  }
-  const body = withClose(chunks());
+  const body = counted(["uno", "dos"]);
   const { request } = harness(returning(() => body));
   const response = await request("/", { method: "HEAD" });
   assert.equal(response.status, 200);
   assert.equal(await response.text(), "");
-  await settle();
-  assert.equal(body.closed, 1);
-  assert.equal(finallies, 1);
+  await assertClosedOnce(body);
 });
 
 Deno.test("a close() that throws is logged and the response is still sent whole", async () => {

@@ -9,29 +9,15 @@ import assert from "node:assert/strict";
 import {
   type Application,
   type Environ,
-  type ErrorStream,
   type GatewayOptions,
   serve,
   type ServeOptions,
   toFetchHandler,
 } from "../mod.ts";
-import { exchange } from "./_environ_helpers.ts";
+import { collector, exchange } from "./_helpers.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
 
 // -- helpers ----------------------------------------------------------------
-
-/** A wsgi.errors that keeps what is written in `lines`. */
-function collector(lines: string[]): ErrorStream {
-  return {
-    write(s) {
-      lines.push(s);
-    },
-    writelines(l) {
-      for (const s of l) lines.push(s);
-    },
-    flush() {},
-  };
-}
 
 /** An application that records the environ it is given and answers "ok". */
 function recorder(seen: Environ[]): Application {
@@ -48,11 +34,8 @@ async function environOf(
   options?: GatewayOptions,
 ): Promise<Environ> {
   const seen: Environ[] = [];
-  const lines: string[] = [];
-  const handler = toFetchHandler(
-    recorder(seen),
-    options ?? { errors: collector(lines) },
-  );
+  const { errors, lines } = collector();
+  const handler = toFetchHandler(recorder(seen), options ?? { errors });
   const response = await handler(
     typeof request === "string" ? new Request(request) : request,
   );
@@ -497,8 +480,7 @@ Deno.test("wsgi.multithread and wsgi.run_once are false, wsgi.input_terminated i
 });
 
 Deno.test("wsgi.multiprocess is false by default and true with {multiprocess: true}", async () => {
-  const lines: string[] = [];
-  const errors = collector(lines);
+  const { errors } = collector();
   assert.equal(
     (await environOf("http://localhost/", { errors }))["wsgi.multiprocess"],
     false,
@@ -518,8 +500,7 @@ Deno.test("wsgi.multiprocess is false by default and true with {multiprocess: tr
 });
 
 Deno.test("wsgi.errors is the errors option when given", async () => {
-  const lines: string[] = [];
-  const errors = collector(lines);
+  const { errors, lines } = collector();
   const environ = await environOf("http://localhost/", { errors });
   assert.equal(environ["wsgi.errors"], errors);
   environ["wsgi.errors"].write("una línea\n");
@@ -540,8 +521,7 @@ Deno.test("wsgi.errors defaults to a stream with write, writelines and flush", a
 });
 
 Deno.test("serve passes the gateway options to every environ: errors and multiprocess", async () => {
-  const lines: string[] = [];
-  const errors = collector(lines);
+  const { errors, lines } = collector();
   const seen = await serveAndRecord(async (port) => {
     assertOk((await rawGet(port, "/", ["Host: localhost"])).response);
   }, { errors, multiprocess: true });

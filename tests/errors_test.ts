@@ -15,7 +15,7 @@ import {
   assertServerError,
   assertStackLogged,
   harness,
-} from "./_unit_helpers.ts";
+} from "./_helpers.ts";
 
 /**
  * Answers `/ok` with a plain 200 "ok", and hands every other path to `app`,
@@ -98,34 +98,36 @@ Deno.test("a thrown value that is not an Error is a 500 and is logged", async ()
 // An exception after the first chunk
 // ---------------------------------------------------------------------------
 
-Deno.test("an exception after the first chunk aborts the body stream and logs the stack", async () => {
-  const { request, lines } = harness(orOk(function* (_environ, startResponse) {
-    startResponse("200 OK", [["Content-Type", "text/plain"]]);
-    yield "first chunk";
-    throw new Error(SECRET);
-  }));
-  const response = await request();
-  assert.equal(response.status, 200);
-  await assertAbortedAfter(response, "first chunk");
-  assertStackLogged(lines, SECRET);
-  await assertKeepsServing(request);
-});
-
-Deno.test("an exception after the first chunk of an async generator aborts the body stream and logs the stack", async () => {
-  const { request, lines } = harness(
-    orOk(async function* (_environ, startResponse) {
+const failingLate: [string, Application][] = [
+  [
+    "an exception after the first chunk aborts the body stream and logs the stack",
+    function* (_environ, startResponse) {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      yield "first chunk";
+      throw new Error(SECRET);
+    },
+  ],
+  [
+    "an exception after the first chunk of an async generator aborts the body stream and logs the stack",
+    async function* (_environ, startResponse) {
       startResponse("200 OK", [["Content-Type", "text/plain"]]);
       yield "first chunk";
       await Promise.resolve();
       throw new Error(SECRET);
-    }),
-  );
-  const response = await request();
-  assert.equal(response.status, 200);
-  await assertAbortedAfter(response, "first chunk");
-  assertStackLogged(lines, SECRET);
-  await assertKeepsServing(request);
-});
+    },
+  ],
+];
+
+for (const [name, app] of failingLate) {
+  Deno.test(name, async () => {
+    const { request, lines } = harness(orOk(app));
+    const response = await request();
+    assert.equal(response.status, 200);
+    await assertAbortedAfter(response, "first chunk");
+    assertStackLogged(lines, SECRET);
+    await assertKeepsServing(request);
+  });
+}
 
 // ---------------------------------------------------------------------------
 // startResponse never called

@@ -8,12 +8,11 @@
 import assert from "node:assert/strict";
 import {
   type Environ,
-  type ErrorStream,
   type InputStream,
   serve,
   toFetchHandler,
 } from "../mod.ts";
-import { exchange } from "./_environ_helpers.ts";
+import { collector, exchange } from "./_helpers.ts";
 
 // -- helpers ----------------------------------------------------------------
 
@@ -55,16 +54,7 @@ async function withInput(
   request: Request,
   use: (input: InputStream, environ: Environ) => Promise<void>,
 ): Promise<void> {
-  const lines: string[] = [];
-  const errors: ErrorStream = {
-    write(s) {
-      lines.push(s);
-    },
-    writelines(l) {
-      for (const s of l) lines.push(s);
-    },
-    flush() {},
-  };
+  const { errors, lines } = collector();
   let ran = false;
   let failure: unknown;
   const handler = toFetchHandler(async (environ, startResponse) => {

@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { commonLogLine, watchers } from "../log.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
-import { settle } from "./_unit_helpers.ts";
+import { settle } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -6,11 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { Application, Header } from "../mod.ts";
-import {
-  assertAbortedAfter,
-  assertRuleBroken,
-  harness,
-} from "./_unit_helpers.ts";
+import { assertAbortedAfter, assertRuleBroken, harness } from "./_helpers.ts";
 
 /** An app that starts the response with what it is given, then says "ok". */
 function starting(status: unknown, headers: unknown): Application {

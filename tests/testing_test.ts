@@ -6,9 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import type { Application, Environ, ErrorStream } from "../mod.ts";
+import type { Application, Environ } from "../mod.ts";
 import { Client } from "../testing.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
+import { collector } from "./_helpers.ts";
 
 /** What {@linkcode echo} answers: the environ's string values and the body. */
 type Echoed = Record<string, string> & { input: string };
@@ -248,12 +249,7 @@ Deno.test("errors holds what was written to wsgi.errors during that request only
 });
 
 Deno.test("with options.errors, wsgi.errors goes to both that stream and errors", async () => {
-  const mine: string[] = [];
-  const errors: ErrorStream = {
-    write: (text) => void mine.push(text),
-    writelines: (texts) => void mine.push(...texts),
-    flush() {},
-  };
+  const { errors, lines: mine } = collector();
   const response = await new Client(logging, { errors }).get("/a");
   assert.deepEqual(response.errors, ["visto /a\n"]);
   assert.deepEqual(mine, ["visto /a\n"]);

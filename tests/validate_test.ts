@@ -11,7 +11,6 @@ import {
   type Application,
   type Body,
   type Environ,
-  type ErrorStream,
   type Header,
   type InputStream,
   serve,
@@ -23,30 +22,20 @@ import { holaMundoApp } from "../examples/holamundo.ts";
 import {
   assertAbortedAfter,
   assertServerError,
+  collector,
   settle,
   withClose,
-} from "./_unit_helpers.ts";
+} from "./_helpers.ts";
 
 const TEXT: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
 const encoder = new TextEncoder();
 
-/** wsgi.errors kept in memory. */
-function collector(): ErrorStream & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    write: (s) => void lines.push(s),
-    writelines: (l) => void lines.push(...l),
-    flush() {},
-  };
-}
-
 /** `validate(app)` behind a fetch handler whose wsgi.errors is kept. */
 function validated(app: Application) {
-  const errors = collector();
+  const { errors, lines } = collector();
   const handler = toFetchHandler(validate(app), { errors });
   return {
-    lines: errors.lines,
+    lines,
     request: (path = "/", init?: RequestInit) =>
       handler(new Request(`http://localhost${path}`, init)),
   };
@@ -139,7 +128,7 @@ function forgedEnviron(changes: Record<string, unknown> = {}): Environ {
     "wsgi.version": [1, 0],
     "wsgi.url_scheme": "http",
     "wsgi.input": inputOf(),
-    "wsgi.errors": collector(),
+    "wsgi.errors": collector().errors,
     "wsgi.multithread": false,
     "wsgi.multiprocess": false,
     "wsgi.run_once": false,
@@ -282,15 +271,15 @@ Deno.test("an environ rule broken before the app runs becomes a 500 that names i
     called = true;
     return [];
   });
-  const errors = collector();
+  const { errors, lines } = collector();
   const handler = toFetchHandler((environ, startResponse) => {
     environ.PATH_INFO = "sin-barra";
     return inner(environ, startResponse);
   }, { errors });
   const response = await handler(new Request("http://localhost/x"));
-  await assertViolation(response, errors.lines, "environ.PATH_INFO");
+  await assertViolation(response, lines, "environ.PATH_INFO");
   assert.ok(
-    errors.lines.join("").includes(
+    lines.join("").includes(
       'environ.PATH_INFO: must be empty or start with "/", got "sin-barra"',
     ),
   );
@@ -594,7 +583,7 @@ Deno.test("the validator pulls no more chunks than the gateway alone does", asyn
       }
     };
   const pullTwo = async (app: Application) => {
-    const errors = collector();
+    const { errors } = collector();
     const response = await toFetchHandler(app, { errors })(
       new Request("http://l/"),
     );
@@ -812,7 +801,7 @@ Deno.test("a streaming app that reads wsgi.input passes cleanly through the fetc
 });
 
 Deno.test("on a real server, validated apps pass: GET, HEAD, POST with a length and a chunked upload", async () => {
-  const errors = collector();
+  const { errors, lines } = collector();
   const routes: Application = (environ, startResponse) =>
     environ.PATH_INFO === "/eco"
       ? echoApp(environ, startResponse)
@@ -845,5 +834,5 @@ Deno.test("on a real server, validated apps pass: GET, HEAD, POST with a length 
   const chunked = await fetch(`${base}/eco`, { method: "POST", body: upload });
   assert.equal(await chunked.text(), "uno\ndos\n0\n");
 
-  assert.deepEqual(errors.lines, []);
+  assert.deepEqual(lines, []);
 });

@@ -31,14 +31,9 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type Application,
-  type Body,
-  type ErrorStream,
-  type Header,
-  serve,
-} from "../mod.ts";
+import { type Application, type Body, type Header, serve } from "../mod.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
+import { collector, writeAll } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // A raw HTTP/1.1 client: send bytes, read until a response is parsed or the
@@ -94,10 +89,10 @@ class RawConnection implements AsyncDisposable {
   }
 
   async send(text: string): Promise<void> {
-    const bytes = Uint8Array.from(text, (c) => c.charCodeAt(0));
-    for (let sent = 0; sent < bytes.byteLength;) {
-      sent += await this.#conn.write(bytes.subarray(sent));
-    }
+    await writeAll(
+      this.#conn,
+      Uint8Array.from(text, (c) => c.charCodeAt(0)),
+    );
   }
 
   /** Reads up to `size` more bytes into the buffer; false at the end. */
@@ -247,23 +242,12 @@ async function exchange(
 }
 
 // ---------------------------------------------------------------------------
-// Servers, error collection, waiting
+// Servers, waiting
 // ---------------------------------------------------------------------------
-
-/** `wsgi.errors` kept in memory: one entry per `write()`. */
-function collectErrors(): ErrorStream & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    write: (text) => void lines.push(text),
-    writelines: (texts) => void lines.push(...texts),
-    flush() {},
-  };
-}
 
 /** A real server on a free loopback port, shut down by `await using`. */
 function listen(app: Application, options: Partial<Deno.ServeTcpOptions> = {}) {
-  const errors = collectErrors();
+  const { errors, lines } = collector();
   const server = serve(app, {
     hostname: "127.0.0.1",
     port: 0,
@@ -273,7 +257,8 @@ function listen(app: Application, options: Partial<Deno.ServeTcpOptions> = {}) {
   });
   return {
     port: (server.addr as Deno.NetAddr).port,
-    errors,
+    /** What the server wrote to wsgi.errors. */
+    lines,
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
 }
@@ -367,7 +352,7 @@ Deno.test("a custom reason phrase is replaced by Deno's canonical one on the wir
   assert.equal(noExiste.statusLine, "HTTP/1.1 404 Not Found");
   const custom = await exchange(served.port, request("/custom"));
   assert.equal(custom.statusLine, "HTTP/1.1 299 ");
-  assert.deepEqual(served.errors.lines, []);
+  assert.deepEqual(served.lines, []);
 });
 
 // ---------------------------------------------------------------------------
@@ -450,8 +435,8 @@ Deno.test("an app that throws after its first chunk gets its response cut, never
   assert.equal(response.complete, false, "no final 0\\r\\n\\r\\n");
   assert.ok(!response.wire.includes("0\r\n\r\n"));
   assert.ok(conn.ended, "the server closed the connection");
-  assert.equal(served.errors.lines.length, 1);
-  assert.match(served.errors.lines[0], /aborted.*\n.*se cayó la base de datos/);
+  assert.equal(served.lines.length, 1);
+  assert.match(served.lines[0], /aborted.*\n.*se cayó la base de datos/);
   await assertStillServing(served.port);
 });
 
@@ -474,8 +459,8 @@ Deno.test("a client that hangs up mid-stream gets the body closed exactly once, 
   );
   await assertStillServing(served.port);
   assert.equal(counts.finalized, 1);
-  assert.equal(served.errors.lines.length, 1);
-  assert.match(served.errors.lines[0], /GET \/sin-fin: the client went away/);
+  assert.equal(served.lines.length, 1);
+  assert.match(served.lines[0], /GET \/sin-fin: the client went away/);
 });
 
 Deno.test("a client that does not read holds the generator back to what the socket buffers can take", async () => {
@@ -529,7 +514,7 @@ Deno.test("a malformed request gets a 400 from Deno and a closed connection, the
   assert.equal(calls, 0);
   await assertStillServing(served.port);
   assert.equal(calls, 1);
-  assert.deepEqual(served.errors.lines, []);
+  assert.deepEqual(served.lines, []);
 });
 
 Deno.test("HEAD runs the app, sends headers and no body bytes, and closes the body", async () => {
@@ -599,8 +584,8 @@ Deno.test("a bad status from the app becomes a well-formed 500 in plain text wit
   );
   assert.ok(response.complete);
   assert.doesNotMatch(response.body, /\bat |file:|\.ts\b|Error/);
-  assert.equal(served.errors.lines.length, 1);
-  assert.match(served.errors.lines[0], /three digits/);
+  assert.equal(served.lines.length, 1);
+  assert.match(served.lines[0], /three digits/);
   await assertStillServing(served.port);
 });
 
@@ -618,5 +603,5 @@ Deno.test("CR LF in the status or a header value cannot inject a header on the w
     assert.equal(response.statusLine, "HTTP/1.1 500 Internal Server Error");
     assert.equal(response.headers.has("x-injected"), false, path);
   }
-  assert.equal(served.errors.lines.length, 2);
+  assert.equal(served.lines.length, 2);
 });

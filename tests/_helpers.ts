@@ -1,7 +1,7 @@
 /**
- * Shared helpers for the unit tests of the start_response, body and error
- * rules: a fetch handler whose wsgi.errors is kept in memory, and the
- * assertions those rules repeat.
+ * Shared test helpers: a wsgi.errors kept in memory, a fetch handler around
+ * an application, the assertions the start_response, body and error rules
+ * repeat, and one raw HTTP/1.1 exchange for what `fetch` cannot send.
  *
  * @module
  */
@@ -23,18 +23,22 @@ export interface Harness {
   request(path?: string, init?: RequestInit): Promise<Response>;
 }
 
+/** A wsgi.errors that keeps every string written to it in `lines`, in order. */
+export function collector(): { errors: ErrorStream; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    errors: {
+      write: (s) => void lines.push(s),
+      writelines: (l) => void lines.push(...l),
+      flush() {},
+    },
+    lines,
+  };
+}
+
 /** Wraps `app` in a fetch handler that logs into `lines`, so tests print nothing. */
 export function harness(app: Application): Harness {
-  const lines: string[] = [];
-  const errors: ErrorStream = {
-    write(s) {
-      lines.push(s);
-    },
-    writelines(l) {
-      for (const s of l) lines.push(s);
-    },
-    flush() {},
-  };
+  const { errors, lines } = collector();
   const handler = toFetchHandler(app, { errors });
   return {
     handler,
@@ -127,4 +131,42 @@ export function withClose<T extends object>(
       this.closed++;
     },
   });
+}
+
+const encoder = new TextEncoder();
+
+/** Writes all of `bytes`: one `write()` may take only part of them. */
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let sent = 0; sent < bytes.byteLength;) {
+    sent += await conn.write(bytes.subarray(sent));
+  }
+}
+
+/**
+ * Writes `request` to `conn` (each string of an array in its own write, as
+ * separate TCP segments would arrive), reads until the server closes the
+ * connection, closes `conn`, and returns everything received as text. The
+ * request should end with `Connection: close`.
+ */
+export async function exchange(
+  conn: Deno.Conn,
+  request: string | string[],
+): Promise<string> {
+  try {
+    for (const piece of typeof request === "string" ? [request] : request) {
+      await writeAll(conn, encoder.encode(piece));
+    }
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(16 * 1024);
+    let received = "";
+    for (let n; (n = await conn.read(buffer)) !== null;) {
+      received += decoder.decode(buffer.subarray(0, n), { stream: true });
+    }
+    return received + decoder.decode();
+  } finally {
+    conn.close();
+  }
 }
