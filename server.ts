@@ -40,7 +40,13 @@ import {
   STATUS,
   TOKEN,
 } from "./rules.ts";
-import { concat, encoder, Input, standardError } from "./streams.ts";
+import {
+  concat,
+  encoder,
+  Input,
+  standardError,
+  utf8Length,
+} from "./streams.ts";
 
 /**
  * Serves a WSGI application with `Deno.serve`. Takes everything
@@ -82,7 +88,7 @@ export function serve(
       },
       ...denoOptions as Deno.ServeTcpOptions,
     },
-    gateway(app, options, listening),
+    gateway(app, options, listening, true),
   );
   const addr = server.addr;
   if (addr.transport === "tcp") {
@@ -117,7 +123,8 @@ export function toFetchHandler(
   app: Application,
   options: GatewayOptions = {},
 ): FetchHandler {
-  return gateway(app, options, {});
+  const handle = gateway(app, options, {}, false);
+  return async (request, info) => await handle(request, info);
 }
 
 /**
@@ -235,6 +242,12 @@ interface Listening {
 /** What every request of one gateway shares. */
 interface Context {
   listening: Listening;
+  /**
+   * True under `serve`: Deno.serve frames a fixed body itself (and drops it
+   * for HEAD), faster than with a Content-Length of ours. A Response handed
+   * to anyone else gets the header from the gateway.
+   */
+  onWire: boolean;
   errors: ErrorStream;
   multiprocess: boolean;
   watch?: (environ: Environ) => Watcher;
@@ -244,9 +257,14 @@ function gateway(
   app: Application,
   options: GatewayOptions,
   listening: Listening,
-): FetchHandler {
+  onWire: boolean,
+): (
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response> {
   const context: Context = {
     listening,
+    onWire,
     errors: options.errors ?? standardError,
     multiprocess: options.multiprocess ?? false,
     watch: watchers(sink(options.accessLog), sink(options.trace)),
@@ -285,7 +303,7 @@ function makeEnviron(
   const rawPath = queryStart === -1 ? target : target.slice(0, queryStart);
   const scheme = url.startsWith("https:") ? "https" : "http";
   const authority = url.slice(authorityStart, targetStart);
-  const input = new Input(request.body);
+  const input = new Input(request);
 
   const environ: Environ = {
     REQUEST_METHOD: request.method,
@@ -315,14 +333,15 @@ function makeEnviron(
       environ.REMOTE_PORT = String(remote.port);
     }
   }
-  for (const [name, value] of request.headers) {
+  // forEach, not for…of: Deno's Headers iterator re-sorts at every step.
+  request.headers.forEach((value, name) => {
     if (name === "content-type") environ.CONTENT_TYPE = value;
     // Deno joins a repeated Content-Length ("3, 3"); it refuses unequal ones.
     else if (name === "content-length") {
       environ.CONTENT_LENGTH = value.split(",", 1)[0].trim();
     } // An underscore name could pose as a dashed one once both become `_`.
     else if (!name.includes("_")) environ[cgiName(name)] = value;
-  }
+  });
   if (environ.CONTENT_LENGTH !== undefined) {
     input.limit(Number(environ.CONTENT_LENGTH));
   }
@@ -414,7 +433,8 @@ function emptyStream(): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (controller) => controller.close() });
 }
 
-const NOT_LATIN1 = /[\u0100-\uffff]/;
+// CR, LF, NUL (header injection), or past latin-1 (PEP 3333).
+const BAD_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 const SERVER_ERROR_BODY =
   "A server error occurred. Please contact the administrator.\n";
@@ -427,6 +447,7 @@ type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
  */
 class Exchange {
   readonly environ: Environ;
+  readonly context: Context;
   readonly errors: ErrorStream;
   /** The trace and access log, when either is on. */
   readonly watch?: Watcher;
@@ -447,6 +468,7 @@ class Exchange {
 
   constructor(environ: Environ, context: Context) {
     this.environ = environ;
+    this.context = context;
     this.errors = context.errors;
     this.watch = context.watch?.(environ);
   }
@@ -463,7 +485,8 @@ class Exchange {
       }
       if (this.committed) throw excInfo;
     }
-    const checked = checkStatus(status) ?? checkHeaders(headers);
+    const parsed = parseStatus(status);
+    const checked = typeof parsed === "string" ? parsed : checkHeaders(headers);
     if (checked !== undefined) this.break(checked);
     this.status = status;
     this.headers = headers;
@@ -496,9 +519,23 @@ class Exchange {
 
   // -- the application call --------------------------------------------------
 
-  async run(app: Application): Promise<Response> {
+  /**
+   * Calls the application. The result is a Promise only when something on
+   * the way is async: a sync app with an array body costs no promise at all.
+   */
+  run(app: Application): Response | Promise<Response> {
     try {
-      const body = await app(this.environ, this.startResponse);
+      const body = app(this.environ, this.startResponse);
+      return body instanceof Promise
+        ? body.then((body) => this.respond(body), (error) => this.fail(error))
+        : this.respond(body);
+    } catch (error) {
+      return this.fail(error);
+    }
+  }
+
+  respond(body: unknown): Response | Promise<Response> {
+    try {
       if (!isBody(body)) {
         this.break(
           `the application must return an iterable of chunks (an array, a generator…), got ${
@@ -507,34 +544,81 @@ class Exchange {
         );
       }
       this.body = body;
-      if (Array.isArray(body) || typeof body === "string") {
-        return await this.respondAtOnce(body);
-      }
-      return await this.respondStreaming(body);
+      const response = Array.isArray(body) || typeof body === "string"
+        ? this.respondAtOnce(body)
+        : this.respondStreaming(body);
+      return response instanceof Promise
+        ? response.catch((error) => this.fail(error))
+        : response;
     } catch (error) {
-      await this.finish(false);
-      return this.failBeforeCommit(error);
+      return this.fail(error);
     }
   }
 
-  /** An array (or a lone string): every chunk is known, so one buffer. */
-  async respondAtOnce(body: Chunk[] | string): Promise<Response> {
+  /** Before the first chunk went out: close the body, answer 500. */
+  fail(error: unknown): Response | Promise<Response> {
+    const closing = this.finish(false);
+    return closing
+      ? closing.then(() => this.failBeforeCommit(error))
+      : this.failBeforeCommit(error);
+  }
+
+  /**
+   * An array (or a lone string): every chunk is known, so the body goes out
+   * in one piece. Strings stay a string, which Deno encodes natively.
+   */
+  respondAtOnce(body: Chunk[] | string): Response | Promise<Response> {
     const chunks = typeof body === "string" ? [body] : body;
+    let text: string | undefined = this.pending.length === 0 ? "" : undefined;
     for (const chunk of chunks) {
+      if (text !== undefined && typeof chunk === "string") {
+        text += chunk;
+        this.watch?.chunk(utf8Length(chunk));
+        continue;
+      }
+      if (text) this.pending.push(encoder.encode(text));
+      text = undefined;
       const bytes = this.toBytes(chunk);
       this.watch?.chunk(bytes.byteLength);
       if (bytes.byteLength > 0) this.pending.push(bytes);
     }
-    await this.finish(true);
-    const length = this.pending.reduce((n, b) => n + b.byteLength, 0);
-    const init = this.commit(length);
-    if (this.environ.REQUEST_METHOD === "HEAD" || length === 0) {
-      this.watch?.end(init.status, 0);
+    const content = text ?? concat(this.pending);
+    const closing = this.finish(true);
+    return closing
+      ? closing.then(() => this.respondFixed(content))
+      : this.respondFixed(content);
+  }
+
+  /** The whole body, collected: one string or one buffer. */
+  respondFixed(content: string | Uint8Array): Response {
+    const init = this.commit(content.length > 0);
+    const declared = this.declaredLength;
+    const onWire = this.context.onWire;
+    // Measuring a long string costs: only when something needs the length.
+    const length = onWire && declared === Infinity && !this.watch
+      ? -1
+      : typeof content === "string"
+      ? utf8Length(content)
+      : content.byteLength;
+    if (
+      declared !== Infinity && declared !== length &&
+      !this.headersOnly(init.status)
+    ) {
+      this.break(
+        `the Content-Length header says ${declared} but the body has ${length} bytes`,
+      );
+    }
+    // RFC 9110: a 204 or 304 declares no length of its own.
+    if (!onWire && declared === Infinity && !NO_CONTENT.has(init.status)) {
+      init.headers = [...init.headers, ["Content-Length", String(length)]];
+    }
+    const head = this.environ.REQUEST_METHOD === "HEAD";
+    this.watch?.end(init.status, head ? 0 : length);
+    if (content.length === 0 || (head && !onWire)) {
       return new Response(null, init);
     }
-    this.watch?.end(init.status, length);
     // A SharedArrayBuffer view is as good a body as any other.
-    return new Response(concat(this.pending, length) as BufferSource, init);
+    return new Response(content as string | BufferSource, init);
   }
 
   /**
@@ -547,13 +631,17 @@ class Exchange {
       ? body[Symbol.asyncIterator]()
       : body[Symbol.iterator]();
     const empty = !await this.next();
-    const init = this.commit(empty ? 0 : undefined);
+    const init = this.commit(!empty);
     if (empty || this.environ.REQUEST_METHOD === "HEAD") {
       await this.finish(false);
       this.watch?.end(init.status, 0);
       // A null body would make Deno declare `Content-Length: 0`, which HEAD
       // of a non-empty streamed body must not; an empty stream declares none.
-      return new Response(empty ? null : emptyStream(), init);
+      if (!empty) return new Response(emptyStream(), init);
+      if (!this.context.onWire && this.declaredLength === Infinity) {
+        init.headers = [...init.headers, ["Content-Length", "0"]];
+      }
+      return new Response(null, init);
     }
     // Deno would silently cut a body longer than its Content-Length.
     const declared = this.declaredLength;
@@ -626,10 +714,10 @@ class Exchange {
   /**
    * Checks the response and fixes it: from here on it cannot change. The
    * headers stay the app's own list, so their case and order reach the wire
-   * as written. `length` is the body's size when it is known.
+   * as written.
    */
   commit(
-    length: number | undefined,
+    hasContent: boolean,
   ): { status: number; statusText: string; headers: Header[] } {
     if (this.broken) throw this.broken;
     if (this.status === undefined) {
@@ -637,29 +725,16 @@ class Exchange {
         "startResponse() was never called; the application must call it before returning its body",
       );
     }
-    const [, code, statusText] = STATUS.exec(this.status)!;
-    const status = Number(code);
-    if (length !== 0 && NO_CONTENT.has(status)) {
+    const [status, statusText] = parseStatus(this.status) as [number, string];
+    if (hasContent && NO_CONTENT.has(status)) {
       this.break(
         `a ${status} response has no body, but the application sent one`,
       );
     }
-    const headers = this.headers!.slice();
+    const headers = this.headers!;
     const declared = headers.find(([name]) =>
-      name.toLowerCase() === "content-length"
+      name.length === 14 && name.toLowerCase() === "content-length"
     )?.[1];
-    if (length !== undefined) {
-      if (declared === undefined) {
-        // RFC 9110: a 204 or 304 declares no length of its own.
-        if (!NO_CONTENT.has(status)) {
-          headers.push(["Content-Length", String(length)]);
-        }
-      } else if (Number(declared) !== length && !this.headersOnly(status)) {
-        this.break(
-          `the Content-Length header says ${declared} but the body has ${length} bytes`,
-        );
-      }
-    }
     this.declaredLength = declared === undefined ? Infinity : Number(declared);
     this.committed = true;
     return { status, statusText, headers };
@@ -670,14 +745,22 @@ class Exchange {
     return this.environ.REQUEST_METHOD === "HEAD" || status === 304;
   }
 
-  /** Closes the body exactly once, whichever way the response ended. */
-  async finish(completed: boolean): Promise<void> {
+  /**
+   * Closes the body exactly once, whichever way the response ended. A
+   * Promise only when there is something to close.
+   */
+  finish(completed: boolean): Promise<void> | undefined {
     if (this.finished) return;
     this.finished = true;
+    const source = completed ? undefined : this.source;
+    if (source?.return || this.body?.close) return this.close(source);
+  }
+
+  async close(unfinished: Source | undefined): Promise<void> {
     try {
-      if (!completed && this.source?.return) {
+      if (unfinished?.return) {
         this.watch?.close("return()");
-        await this.source.return();
+        await unfinished.return();
       }
       if (this.body?.close) {
         this.watch?.close("close()");
@@ -724,12 +807,20 @@ class Exchange {
   }
 }
 
-function checkStatus(status: unknown): string | undefined {
+const statuses = new Map<string, [number, string]>();
+
+/**
+ * `"200 OK"` → `[200, "OK"]`, or the rule it breaks. Remembered: an app
+ * says the same few statuses over and over.
+ */
+function parseStatus(status: unknown): [number, string] | string {
   if (typeof status !== "string") {
     return `the status must be a string such as "200 OK", got ${
       describe(status)
     }`;
   }
+  const known = statuses.get(status);
+  if (known !== undefined) return known;
   const match = STATUS.exec(status);
   if (match === null) {
     return `the status ${
@@ -740,7 +831,13 @@ function checkStatus(status: unknown): string | undefined {
   if (code < 200 || code > 599) {
     return `the status code ${code} cannot be sent by an application: use 200 to 599`;
   }
+  const parsed: [number, string] = [code, match[2]];
+  if (statuses.size < 256) statuses.set(status, parsed);
+  return parsed;
 }
+
+/** Header names already found to be tokens and not hop-by-hop. */
+const goodNames = new Set<string>();
 
 function checkHeaders(headers: unknown): string | undefined {
   if (!Array.isArray(headers)) {
@@ -758,22 +855,27 @@ function checkHeaders(headers: unknown): string | undefined {
       }`;
     }
     const [name, value] = header;
-    if (!TOKEN.test(name)) {
-      return `the header name ${JSON.stringify(name)} is not an HTTP token`;
+    if (!goodNames.has(name)) {
+      if (!TOKEN.test(name)) {
+        return `the header name ${JSON.stringify(name)} is not an HTTP token`;
+      }
+      if (HOP_BY_HOP.has(name.toLowerCase())) {
+        return `the hop-by-hop header ${name} belongs to the server, not the application (PEP 3333)`;
+      }
+      if (goodNames.size < 512) goodNames.add(name);
     }
-    if (HOP_BY_HOP.has(name.toLowerCase())) {
-      return `the hop-by-hop header ${name} belongs to the server, not the application (PEP 3333)`;
+    if (BAD_VALUE.test(value)) {
+      return /[\r\n\0]/.test(value)
+        ? `the value of header ${name} contains CR, LF or NUL`
+        : `the value of header ${name} must be latin-1 text (PEP 3333); encode other characters, e.g. RFC 8187`;
     }
-    if (name.toLowerCase() === "content-length" && !/^\d+$/.test(value)) {
+    if (
+      name.length === 14 && name.toLowerCase() === "content-length" &&
+      !/^\d+$/.test(value)
+    ) {
       return `the Content-Length ${
         JSON.stringify(value)
       } is not a whole number of bytes`;
-    }
-    if (/[\r\n\0]/.test(value)) {
-      return `the value of header ${name} contains CR, LF or NUL`;
-    }
-    if (NOT_LATIN1.test(value)) {
-      return `the value of header ${name} must be latin-1 text (PEP 3333); encode other characters, e.g. RFC 8187`;
     }
   }
 }

@@ -9,16 +9,21 @@ import type { ErrorStream, InputStream } from "./mod.ts";
 
 const EMPTY = new Uint8Array(0);
 
-/** `wsgi.input` over the request's body stream, read only on demand. */
+/**
+ * `wsgi.input` over a request's body, opened on the first read: under
+ * Deno.serve, merely touching `request.body` sets up a stream.
+ */
 export class Input implements InputStream {
-  #body: ReadableStream<Uint8Array> | null;
+  #request: Request | null;
+  #body?: ReadableStream<Uint8Array> | null;
   #reader?: ReadableStreamDefaultReader<Uint8Array>;
   #buffer: Uint8Array = EMPTY;
   /** Bytes still to read: PEP 3333 ends the input at CONTENT_LENGTH. */
   #left = Infinity;
 
-  constructor(body: ReadableStream<Uint8Array> | null) {
-    this.#body = body;
+  /** No request: an input that is at its end from the start. */
+  constructor(request: Request | null) {
+    this.#request = request;
   }
 
   /** Deno.serve frames the body already; a Request built by hand may not. */
@@ -29,6 +34,7 @@ export class Input implements InputStream {
   /** Makes sure something is buffered; false at the end of the body. */
   async #fill(): Promise<boolean> {
     if (this.#buffer.byteLength > 0) return true;
+    this.#body ??= this.#request?.body ?? null;
     if (this.#body === null || this.#left === 0) return false;
     this.#reader ??= this.#body.getReader();
     const { done, value } = await this.#reader.read();
@@ -99,7 +105,11 @@ export class Input implements InputStream {
   }
 }
 
-export function concat(pieces: Uint8Array[], length: number): Uint8Array {
+/** The pieces as one array; no copy when there is only one. */
+export function concat(
+  pieces: Uint8Array[],
+  length: number = pieces.reduce((n, piece) => n + piece.byteLength, 0),
+): Uint8Array {
   if (pieces.length === 1) return pieces[0];
   const whole = new Uint8Array(length);
   let offset = 0;
@@ -111,6 +121,29 @@ export function concat(pieces: Uint8Array[], length: number): Uint8Array {
 }
 
 export const encoder: TextEncoder = new TextEncoder();
+
+/** How many bytes `text` takes in UTF-8, without encoding it. */
+export function utf8Length(text: string): number {
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) {
+      length += 1;
+    } else if (code < 0xdc00 && code >= 0xd800 && isLowSurrogate(text, i + 1)) {
+      i++; // A surrogate pair: two UTF-16 units, four bytes.
+      length += 2;
+    } else {
+      length += 2; // The rest of the BMP, or a lone surrogate sent as U+FFFD.
+    }
+  }
+  return length;
+}
+
+function isLowSurrogate(text: string, i: number): boolean {
+  const code = text.charCodeAt(i);
+  return code >= 0xdc00 && code < 0xe000;
+}
 
 /** `wsgi.errors` by default: the process's standard error. */
 export const standardError: ErrorStream = {
