@@ -646,36 +646,50 @@ class Exchange {
     // Deno would silently cut a body longer than its Content-Length.
     const declared = this.declaredLength;
     let sent = 0;
+    // Each pull hands over one chunk. It stays synchronous while the body
+    // is: a promise per chunk would double the cost of small chunks.
+    const deliver = (
+      controller: ReadableStreamDefaultController<Uint8Array>,
+      more: boolean,
+    ) => {
+      // The client may have gone while an async body was between chunks.
+      if (cancelled) return;
+      if (more) {
+        const chunk = this.pending.shift()!;
+        sent += chunk.byteLength;
+        if (sent > declared) {
+          this.break(`the body is longer than its Content-Length, ${declared}`);
+        }
+        this.watch?.chunk(chunk.byteLength);
+        controller.enqueue(chunk);
+      } else {
+        if (sent < declared && declared !== Infinity) {
+          this.break(
+            `the body ended after ${sent} bytes, short of its Content-Length, ${declared}`,
+          );
+        }
+        controller.close();
+        this.watch?.end(init.status, sent);
+      }
+    };
+    const failed = async (
+      controller: ReadableStreamDefaultController<Uint8Array>,
+      error: unknown,
+    ) => {
+      if (cancelled) return;
+      await this.abort(controller, error);
+      this.watch?.end(init.status, sent);
+    };
     let cancelled = false;
     const stream = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
+      pull: (controller) => {
         try {
-          const more = await this.next();
-          // The client may have gone while an async body was between chunks.
-          if (cancelled) return;
-          if (more) {
-            const chunk = this.pending.shift()!;
-            sent += chunk.byteLength;
-            if (sent > declared) {
-              this.break(
-                `the body is longer than its Content-Length, ${declared}`,
-              );
-            }
-            this.watch?.chunk(chunk.byteLength);
-            controller.enqueue(chunk);
-          } else {
-            if (sent < declared && declared !== Infinity) {
-              this.break(
-                `the body ended after ${sent} bytes, short of its Content-Length, ${declared}`,
-              );
-            }
-            controller.close();
-            this.watch?.end(init.status, sent);
-          }
+          const more = this.next();
+          if (!(more instanceof Promise)) return deliver(controller, more);
+          return more.then((more) => deliver(controller, more))
+            .catch((error) => failed(controller, error));
         } catch (error) {
-          if (cancelled) return;
-          await this.abort(controller, error);
-          this.watch?.end(init.status, sent);
+          return failed(controller, error);
         }
       },
       cancel: async () => {
@@ -687,28 +701,42 @@ class Exchange {
         this.watch?.end(init.status, sent);
         await closing;
       },
-    });
+      // No read-ahead: a chunk is pulled when a reader asks for it.
+    }, { highWaterMark: 0 });
     return new Response(stream, init);
   }
 
   /**
    * Makes sure a chunk is pending, pulling the body as needed; false once
-   * the body is over (and closed).
+   * the body is over (and closed). A Promise only when the body is async.
    */
-  async next(): Promise<boolean> {
+  next(): boolean | Promise<boolean> {
     while (this.pending.length === 0) {
       const step = this.source!.next();
-      const { done, value } = step instanceof Promise ? await step : step;
-      if (this.broken) throw this.broken;
-      if (done) {
-        await this.finish(true);
-        return false;
+      if (step instanceof Promise) {
+        return step.then((step) =>
+          this.take(step) ? this.next() : this.ended()
+        );
       }
-      const bytes = this.toBytes(value);
-      if (bytes.byteLength > 0) this.pending.push(bytes);
+      if (!this.take(step)) return this.ended();
     }
     if (this.broken) throw this.broken;
     return true;
+  }
+
+  /** Takes one step of the body; false when the body is over. */
+  take(step: IteratorResult<Chunk>): boolean {
+    if (this.broken) throw this.broken;
+    if (step.done) return false;
+    const bytes = this.toBytes(step.value);
+    if (bytes.byteLength > 0) this.pending.push(bytes);
+    return true;
+  }
+
+  /** The body is over: close it, then say so. */
+  ended(): false | Promise<false> {
+    const closing = this.finish(true);
+    return closing ? closing.then(() => false) : false;
   }
 
   /**

@@ -251,10 +251,13 @@ Deno.test("access log: a client gone while the body awaits its next chunk gets o
   const response = await handler(new Request("http://localhost/feed"));
   const reader = response.body!.getReader();
   assert.equal((await reader.read()).value?.byteLength, 5);
+  // The body is pulled only for a reader that asks: ask, then leave.
+  const asking = reader.read();
   await waiting;
   const cancelled = reader.cancel();
   release();
   await cancelled;
+  assert.equal((await asking).done, true);
   await settle();
   assert.deepEqual(normalise(lines), [
     "wsgi.errors: [wsgi] GET /feed: the client went away before the body was sent",
