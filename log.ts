@@ -72,7 +72,7 @@ class RequestWatcher implements Watcher {
     for (const key of Object.keys(environ).sort()) {
       if (TRACED.test(key)) {
         this.#say(
-          `                   ${key} = ${JSON.stringify(environ[key])}`,
+          `                   ${key} = ${show(environ[key])}`,
         );
       }
     }
@@ -80,8 +80,10 @@ class RequestWatcher implements Watcher {
   }
 
   startResponse(status: unknown, headers: unknown, excInfo: unknown): void {
-    const args = [status, headers].map((a) => JSON.stringify(a));
-    if (excInfo !== undefined) args.push(String(excInfo));
+    const args = [status, headers].map(show);
+    if (excInfo != null) {
+      args.push(excInfo instanceof Error ? String(excInfo) : show(excInfo));
+    }
     this.#step(`app → server     startResponse(${args.join(", ")})`);
   }
 
@@ -125,6 +127,18 @@ class RequestWatcher implements Watcher {
 
   #say(line: string): void {
     this.#trace!(`[trace #${this.#number}] ${line}`);
+  }
+}
+
+/**
+ * A value as the trace shows it. Tracing must never change what happens, so
+ * what JSON cannot show (cycles, BigInt, a null-prototype error) is named.
+ */
+function show(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
   }
 }
 

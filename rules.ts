@@ -35,6 +35,13 @@ export const STATUS: RegExp = /^(\d{3}) ([\t\x20-\x7e\x80-\xff]*)$/;
 /** An HTTP token (RFC 9110): what a method or a header name is made of. */
 export const TOKEN: RegExp = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/**
+ * A header value as HTTP allows it and PEP 3333 narrows it: latin-1, tabs
+ * but no other control characters (CR and LF would inject headers; Deno
+ * panics on the rest).
+ */
+export const FIELD_VALUE: RegExp = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /** PEP 3333: these headers belong to the server, never the application. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",

@@ -35,12 +35,14 @@ import type {
 import { type LogSink, standardOutput, type Watcher, watchers } from "./log.ts";
 import {
   ContractError,
+  FIELD_VALUE,
   HOP_BY_HOP,
   NO_CONTENT,
   STATUS,
   TOKEN,
 } from "./rules.ts";
 import {
+  ClientGone,
   concat,
   encoder,
   Input,
@@ -433,9 +435,6 @@ function emptyStream(): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (controller) => controller.close() });
 }
 
-// CR, LF, NUL (header injection), or past latin-1 (PEP 3333).
-const BAD_VALUE = /[\r\n\0\u0100-\uffff]/;
-
 const SERVER_ERROR_BODY =
   "A server error occurred. Please contact the administrator.\n";
 
@@ -451,9 +450,9 @@ class Exchange {
   readonly errors: ErrorStream;
   /** The trace and access log, when either is on. */
   readonly watch?: Watcher;
-  /** Status and headers as last given to startResponse, not yet checked. */
-  status?: string;
-  headers?: Header[];
+  /** The status and headers last given to startResponse, checked. */
+  status?: [code: number, reason: string];
+  headers?: Checked;
   /** True once the status and headers have gone into a Response. */
   committed = false;
   /** The first contract rule broken, kept even if the app swallowed it. */
@@ -462,8 +461,8 @@ class Exchange {
   pending: Uint8Array[] = [];
   body?: Body;
   source?: Source;
-  /** The app's Content-Length, once committed; Infinity when it set none. */
-  declaredLength = Infinity;
+  /** Empty chunks in a row: a body's heartbeat, or a runaway loop. */
+  empties = 0;
   finished = false;
 
   constructor(environ: Environ, context: Context) {
@@ -478,7 +477,8 @@ class Exchange {
   startResponse = (status: string, headers: Header[], excInfo?: unknown) => {
     this.watch?.startResponse(status, headers, excInfo);
     if (this.status !== undefined) {
-      if (excInfo === undefined) {
+      // null, like Python's None, is no excInfo at all.
+      if (excInfo == null) {
         this.break(
           "startResponse() was called a second time without excInfo; pass the caught error as the third argument to replace the status",
         );
@@ -486,10 +486,11 @@ class Exchange {
       if (this.committed) throw excInfo;
     }
     const parsed = parseStatus(status);
-    const checked = typeof parsed === "string" ? parsed : checkHeaders(headers);
-    if (checked !== undefined) this.break(checked);
-    this.status = status;
-    this.headers = headers;
+    if (typeof parsed === "string") this.break(parsed);
+    const checked = checkHeaders(headers);
+    if (typeof checked === "string") this.break(checked);
+    this.status = parsed;
+    this.headers = checked;
     return this.write;
   };
 
@@ -499,7 +500,11 @@ class Exchange {
     }
     const bytes = this.toBytes(chunk);
     this.watch?.write(bytes.byteLength);
-    if (bytes.byteLength > 0) this.pending.push(bytes);
+    if (this.finished) {
+      this.log(
+        `write() came after the body had ended: ${bytes.byteLength} bytes dropped`,
+      );
+    } else if (bytes.byteLength > 0) this.pending.push(bytes);
   };
 
   /** Records a broken rule and throws it into the application. */
@@ -555,19 +560,11 @@ class Exchange {
     }
   }
 
-  /** Before the first chunk went out: close the body, answer 500. */
-  fail(error: unknown): Response | Promise<Response> {
-    const closing = this.finish(false);
-    return closing
-      ? closing.then(() => this.failBeforeCommit(error))
-      : this.failBeforeCommit(error);
-  }
-
   /**
    * An array (or a lone string): every chunk is known, so the body goes out
    * in one piece. Strings stay a string, which Deno encodes natively.
    */
-  respondAtOnce(body: Chunk[] | string): Response | Promise<Response> {
+  respondAtOnce(body: Chunk[] | string): Response {
     const chunks = typeof body === "string" ? [body] : body;
     let text: string | undefined = this.pending.length === 0 ? "" : undefined;
     for (const chunk of chunks) {
@@ -582,26 +579,20 @@ class Exchange {
       this.watch?.chunk(bytes.byteLength);
       if (bytes.byteLength > 0) this.pending.push(bytes);
     }
+    // The response does not wait for close(): wsgiref too calls it after.
+    this.finish(true);
     const content = text ?? concat(this.pending);
-    const closing = this.finish(true);
-    return closing
-      ? closing.then(() => this.respondFixed(content))
-      : this.respondFixed(content);
-  }
-
-  /** The whole body, collected: one string or one buffer. */
-  respondFixed(content: string | Uint8Array): Response {
     const init = this.commit(content.length > 0);
-    const declared = this.declaredLength;
+    const declared = this.headers!.length;
     const onWire = this.context.onWire;
     // Measuring a long string costs: only when something needs the length.
-    const length = onWire && declared === Infinity && !this.watch
+    const length = onWire && declared === undefined && !this.watch
       ? -1
       : typeof content === "string"
       ? utf8Length(content)
       : content.byteLength;
     if (
-      declared !== Infinity && declared !== length &&
+      declared !== undefined && declared !== length &&
       !this.headersOnly(init.status)
     ) {
       this.break(
@@ -609,7 +600,7 @@ class Exchange {
       );
     }
     // RFC 9110: a 204 or 304 declares no length of its own.
-    if (!onWire && declared === Infinity && !NO_CONTENT.has(init.status)) {
+    if (!onWire && declared === undefined && !NO_CONTENT.has(init.status)) {
       init.headers = [...init.headers, ["Content-Length", String(length)]];
     }
     const head = this.environ.REQUEST_METHOD === "HEAD";
@@ -617,8 +608,12 @@ class Exchange {
     if (content.length === 0 || (head && !onWire)) {
       return new Response(null, init);
     }
+    // Deno labels a string body text/plain, and WSGI has no default type.
+    const bytes = typeof content === "string" && !this.headers!.typed
+      ? encoder.encode(content)
+      : content;
     // A SharedArrayBuffer view is as good a body as any other.
-    return new Response(content as string | BufferSource, init);
+    return new Response(bytes as string | BufferSource, init);
   }
 
   /**
@@ -630,21 +625,26 @@ class Exchange {
     this.source = Symbol.asyncIterator in body
       ? body[Symbol.asyncIterator]()
       : body[Symbol.iterator]();
-    const empty = !await this.next();
+    const first = this.next();
+    const empty =
+      !(first instanceof Promise ? await this.unlessGone(first) : first);
+    // A first chunk past the declared length: still time for a 500.
+    const declared = this.headers?.length ?? Infinity;
+    if (!empty && this.pending[0].byteLength > declared) {
+      this.break(`the body is longer than its Content-Length, ${declared}`);
+    }
     const init = this.commit(!empty);
     if (empty || this.environ.REQUEST_METHOD === "HEAD") {
-      await this.finish(false);
+      this.finish(false);
       this.watch?.end(init.status, 0);
       // A null body would make Deno declare `Content-Length: 0`, which HEAD
       // of a non-empty streamed body must not; an empty stream declares none.
       if (!empty) return new Response(emptyStream(), init);
-      if (!this.context.onWire && this.declaredLength === Infinity) {
+      if (!this.context.onWire && declared === Infinity) {
         init.headers = [...init.headers, ["Content-Length", "0"]];
       }
       return new Response(null, init);
     }
-    // Deno would silently cut a body longer than its Content-Length.
-    const declared = this.declaredLength;
     let sent = 0;
     // Each pull hands over one chunk. It stays synchronous while the body
     // is: a promise per chunk would double the cost of small chunks.
@@ -657,6 +657,7 @@ class Exchange {
       if (more) {
         const chunk = this.pending.shift()!;
         sent += chunk.byteLength;
+        // Deno would silently cut a body longer than its Content-Length.
         if (sent > declared) {
           this.break(`the body is longer than its Content-Length, ${declared}`);
         }
@@ -672,12 +673,12 @@ class Exchange {
         this.watch?.end(init.status, sent);
       }
     };
-    const failed = async (
+    const failed = (
       controller: ReadableStreamDefaultController<Uint8Array>,
       error: unknown,
     ) => {
       if (cancelled) return;
-      await this.abort(controller, error);
+      this.abort(controller, error);
       this.watch?.end(init.status, sent);
     };
     let cancelled = false;
@@ -692,14 +693,11 @@ class Exchange {
           return failed(controller, error);
         }
       },
-      cancel: async () => {
+      cancel: () => {
         cancelled = true;
-        this.log("the client went away before the body was sent");
-        // An async generator returns only once its pending step settles:
-        // log the end now rather than after the body's next chunk.
-        const closing = this.finish(false);
+        this.log("the client went away before the whole body was sent");
+        this.finish(false);
         this.watch?.end(init.status, sent);
-        await closing;
       },
       // No read-ahead: a chunk is pulled when a reader asks for it.
     }, { highWaterMark: 0 });
@@ -707,11 +705,39 @@ class Exchange {
   }
 
   /**
+   * Waits for an async body's first chunk, unless the client leaves first:
+   * with no Response yet, Deno has no stream to cancel, and an SSE body may
+   * wait for its first event for a long time.
+   */
+  unlessGone(first: Promise<boolean>): Promise<boolean> {
+    const signal = this.environ["deno.request"].signal;
+    return new Promise((resolve, reject) => {
+      const gone = () => {
+        this.finish(false);
+        reject(
+          new ClientGone("the client went away before the response started"),
+        );
+      };
+      signal.addEventListener("abort", gone, { once: true });
+      first.then(resolve, reject).finally(() =>
+        signal.removeEventListener("abort", gone)
+      );
+    });
+  }
+
+  /**
    * Makes sure a chunk is pending, pulling the body as needed; false once
-   * the body is over (and closed). A Promise only when the body is async.
+   * the body is over. A Promise only when the body is async.
    */
   next(): boolean | Promise<boolean> {
     while (this.pending.length === 0) {
+      // Let other requests run between long runs of empty chunks.
+      if (this.empties >= 1024) {
+        this.empties = 0;
+        return new Promise((resolve) => setTimeout(resolve)).then(() =>
+          this.next()
+        );
+      }
       const step = this.source!.next();
       if (step instanceof Promise) {
         return step.then((step) =>
@@ -729,20 +755,22 @@ class Exchange {
     if (this.broken) throw this.broken;
     if (step.done) return false;
     const bytes = this.toBytes(step.value);
-    if (bytes.byteLength > 0) this.pending.push(bytes);
+    if (bytes.byteLength > 0) {
+      this.pending.push(bytes);
+      this.empties = 0;
+    } else this.empties++;
     return true;
   }
 
-  /** The body is over: close it, then say so. */
-  ended(): false | Promise<false> {
-    const closing = this.finish(true);
-    return closing ? closing.then(() => false) : false;
+  /** The body is over: close it (without waiting) and say so. */
+  ended(): false {
+    this.finish(true);
+    return false;
   }
 
   /**
-   * Checks the response and fixes it: from here on it cannot change. The
-   * headers stay the app's own list, so their case and order reach the wire
-   * as written.
+   * Fixes the response: from here on it cannot change. The headers are the
+   * app's own list, so their case and order reach the wire as written.
    */
   commit(
     hasContent: boolean,
@@ -753,19 +781,14 @@ class Exchange {
         "startResponse() was never called; the application must call it before returning its body",
       );
     }
-    const [status, statusText] = parseStatus(this.status) as [number, string];
+    const [status, statusText] = this.status;
     if (hasContent && NO_CONTENT.has(status)) {
       this.break(
         `a ${status} response has no body, but the application sent one`,
       );
     }
-    const headers = this.headers!;
-    const declared = headers.find(([name]) =>
-      name.length === 14 && name.toLowerCase() === "content-length"
-    )?.[1];
-    this.declaredLength = declared === undefined ? Infinity : Number(declared);
     this.committed = true;
-    return { status, statusText, headers };
+    return { status, statusText, headers: this.headers!.list };
   }
 
   /** HEAD and 304 may declare the length of a body they do not carry. */
@@ -774,8 +797,8 @@ class Exchange {
   }
 
   /**
-   * Closes the body exactly once, whichever way the response ended. A
-   * Promise only when there is something to close.
+   * Closes the body exactly once, whichever way the response ended. Nobody
+   * waits for it but the tests: a slow close() delays no response.
    */
   finish(completed: boolean): Promise<void> | undefined {
     if (this.finished) return;
@@ -785,17 +808,20 @@ class Exchange {
   }
 
   async close(unfinished: Source | undefined): Promise<void> {
+    // Both at once: an async generator returns only after its pending step,
+    // and the body's own close() must not wait for that.
+    await Promise.all([
+      unfinished?.return && this.call("return()", () => unfinished.return!()),
+      this.body?.close && this.call("close()", () => this.body!.close!()),
+    ]);
+  }
+
+  async call(name: string, method: () => unknown): Promise<void> {
+    this.watch?.close(name);
     try {
-      if (unfinished?.return) {
-        this.watch?.close("return()");
-        await unfinished.return();
-      }
-      if (this.body?.close) {
-        this.watch?.close("close()");
-        await this.body.close();
-      }
+      await method();
     } catch (error) {
-      this.log("the body's close() raised an error", error);
+      this.log(`the body's ${name} raised an error`, error);
     }
   }
 
@@ -806,18 +832,21 @@ class Exchange {
    * the client sees a broken response rather than a truncated one that looks
    * complete.
    */
-  async abort(
+  abort(
     controller: ReadableStreamDefaultController<Uint8Array>,
     error: unknown,
-  ): Promise<void> {
+  ): void {
     this.log("the response was aborted after it had started", error);
     controller.error(new ResponseAborted());
-    await this.finish(false);
+    this.finish(false);
   }
 
-  failBeforeCommit(error: unknown): Response {
-    if (error instanceof ContractError) this.log(error.message);
-    else this.log("the application raised an error", error);
+  /** Before the first chunk went out: close the body, answer 500. */
+  fail(error: unknown): Response {
+    this.finish(false);
+    if (error instanceof ContractError || error instanceof ClientGone) {
+      this.log(error.message);
+    } else this.log("the application raised an error", error);
     this.watch?.end(500, SERVER_ERROR_BODY.length);
     return serverError();
   }
@@ -867,12 +896,22 @@ function parseStatus(status: unknown): [number, string] | string {
 /** Header names already found to be tokens and not hop-by-hop. */
 const goodNames = new Set<string>();
 
-function checkHeaders(headers: unknown): string | undefined {
+/** The app's headers once checked: a copy, so later changes cannot sneak in. */
+interface Checked {
+  list: Header[];
+  /** The Content-Length the app declared, if it did. */
+  length?: number;
+  /** Whether the app set a Content-Type. */
+  typed: boolean;
+}
+
+function checkHeaders(headers: unknown): Checked | string {
   if (!Array.isArray(headers)) {
     return `the headers must be an array of [name, value] pairs, got ${
       describe(headers)
     }`;
   }
+  const checked: Checked = { list: [], typed: false };
   for (const header of headers) {
     if (
       !Array.isArray(header) || header.length !== 2 ||
@@ -892,20 +931,26 @@ function checkHeaders(headers: unknown): string | undefined {
       }
       if (goodNames.size < 512) goodNames.add(name);
     }
-    if (BAD_VALUE.test(value)) {
+    if (!FIELD_VALUE.test(value)) {
       return /[\r\n\0]/.test(value)
         ? `the value of header ${name} contains CR, LF or NUL`
-        : `the value of header ${name} must be latin-1 text (PEP 3333); encode other characters, e.g. RFC 8187`;
+        : /[\u0100-\uffff]/.test(value)
+        ? `the value of header ${name} must be latin-1 text (PEP 3333); encode other characters, e.g. RFC 8187`
+        : `the value of header ${name} contains a control character`;
     }
-    if (
-      name.length === 14 && name.toLowerCase() === "content-length" &&
-      !/^\d+$/.test(value)
-    ) {
-      return `the Content-Length ${
-        JSON.stringify(value)
-      } is not a whole number of bytes`;
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      if (!/^\d+$/.test(value)) {
+        return `the Content-Length ${
+          JSON.stringify(value)
+        } is not a whole number of bytes`;
+      }
+      checked.length = Number(value);
+    } else if (name.length === 12 && name.toLowerCase() === "content-type") {
+      checked.typed = true;
     }
+    checked.list.push([name, value]);
   }
+  return checked;
 }
 
 function isBody(value: unknown): value is Body {

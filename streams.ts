@@ -10,6 +10,12 @@ import type { ErrorStream, InputStream } from "./mod.ts";
 const EMPTY = new Uint8Array(0);
 
 /**
+ * The client is gone: an upload broke off, or the connection closed before
+ * the response started. Not the application's fault, so logged in one line.
+ */
+export class ClientGone extends Error {}
+
+/**
  * `wsgi.input` over a request's body, opened on the first read: under
  * Deno.serve, merely touching `request.body` sets up a stream.
  */
@@ -37,7 +43,15 @@ export class Input implements InputStream {
     this.#body ??= this.#request?.body ?? null;
     if (this.#body === null || this.#left === 0) return false;
     this.#reader ??= this.#body.getReader();
-    const { done, value } = await this.#reader.read();
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await this.#reader.read();
+    } catch (error) {
+      throw new ClientGone(
+        `the request body broke off, the client went away? (${error})`,
+      );
+    }
+    const { done, value } = step;
     if (done) {
       this.#body = null;
       return false;

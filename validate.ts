@@ -35,6 +35,7 @@ import type {
 } from "./mod.ts";
 import {
   ContractError,
+  FIELD_VALUE,
   HOP_BY_HOP,
   NO_CONTENT,
   STATUS,
@@ -261,10 +262,6 @@ function hasMethods<K extends string>(
 // What the application does
 // ---------------------------------------------------------------------------
 
-// Control characters other than tab; and anything past latin-1 (PEP 3333).
-// deno-lint-ignore no-control-regex -- control characters are the point
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/;
-
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
 /** What one request has shown so far, from the app call to close(). */
@@ -408,7 +405,7 @@ class Exchange {
         `${name} describes the connection, which belongs to the server; PEP 3333 forbids it to applications`,
       );
     }
-    if (BAD_VALUE.test(value)) {
+    if (!FIELD_VALUE.test(value)) {
       this.fail(
         "header.value",
         `the value of ${name} must be latin-1 text without control characters (no CR or LF), got ${

@@ -228,7 +228,7 @@ Deno.test("access log: a client that cancels mid-stream still gets its one line"
   assert.equal((await reader.read()).value?.byteLength, 10);
   await reader.cancel();
   assert.deepEqual(normalise(lines), [
-    "wsgi.errors: [wsgi] GET /forever: the client went away before the body was sent",
+    "wsgi.errors: [wsgi] GET /forever: the client went away before the whole body was sent",
     '- - - [DATE] "GET /forever HTTP/1.1" 200 10',
   ]);
 });
@@ -260,7 +260,7 @@ Deno.test("access log: a client gone while the body awaits its next chunk gets o
   assert.equal((await asking).done, true);
   await settle();
   assert.deepEqual(normalise(lines), [
-    "wsgi.errors: [wsgi] GET /feed: the client went away before the body was sent",
+    "wsgi.errors: [wsgi] GET /feed: the client went away before the whole body was sent",
     '- - - [DATE] "GET /feed HTTP/1.1" 200 5',
   ]);
 });
@@ -469,7 +469,7 @@ Deno.test("trace: a client that cancels shows the generator's return()", async (
     ...traceOpening(1, "GET", "/ticks"),
     '[trace #1] app → server     startResponse("200 OK", []) (+T ms)',
     "[trace #1] app → server     chunk 1: 4 bytes (+T ms)",
-    "wsgi.errors: [wsgi] GET /ticks: the client went away before the body was sent",
+    "wsgi.errors: [wsgi] GET /ticks: the client went away before the whole body was sent",
     "[trace #1] server → app     body.return() (+T ms)",
     "[trace #1] server → client  200, 4 bytes from 1 chunk, T ms in all",
   ]);

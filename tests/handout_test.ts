@@ -1,0 +1,64 @@
+/**
+ * The Spanish handout (examples/README.md) against reality: its trace block
+ * of `curl http://localhost:8000/python-logo.png` must be what the gateway
+ * prints for the same request. The request is rebuilt in process, with
+ * curl's headers and a client address, so no server or process is needed;
+ * only the client's port, the timings and the date may differ.
+ *
+ * Reading the handout needs `--allow-read=examples/README.md`.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { toFetchHandler } from "../mod.ts";
+import { holaMundoApp } from "../examples/holamundo.ts";
+
+const HANDOUT = new URL("../examples/README.md", import.meta.url);
+
+/** The fenced code blocks of a markdown text, in order. */
+function codeBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/^```\w*\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+}
+
+/** What changes from run to run, written as a placeholder. */
+function mask(line: string): string {
+  return line
+    .replace(/ \(\+\d+\.\d\d ms\)$/, " (+T ms)")
+    .replace(/, \d+\.\d\d ms in all$/, ", T ms in all")
+    .replace(/\[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]/, "[DATE]")
+    .replace(/REMOTE_PORT = "\d+"$/, 'REMOTE_PORT = "N"');
+}
+
+Deno.test("handout: the trace of step 5 is what the gateway prints for curl's request", async () => {
+  const blocks = codeBlocks(await Deno.readTextFile(HANDOUT));
+  const command = blocks.find((b) => b.includes("server.ts --trace"));
+  const trace = blocks.find((b) => b.includes("[trace #1]"));
+  assert.ok(command && trace, "step 5 shows a --trace command and its trace");
+  const [serving, ...shown] = trace.trimEnd().split("\n");
+  const module = command.trim().split(" ").at(-1);
+  assert.equal(
+    serving,
+    `Serving ${module} on http://localhost:8000/ (Ctrl+C to stop)`,
+  );
+
+  const printed: string[] = [];
+  const log = (line: string) => void printed.push(line);
+  const handler = toFetchHandler(holaMundoApp, { trace: log, accessLog: log });
+  const response = await handler(
+    new Request("http://localhost:8000/python-logo.png", {
+      headers: {
+        Host: "localhost:8000",
+        "User-Agent": "curl/7.88.1",
+        Accept: "*/*",
+      },
+    }),
+    {
+      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 57374 },
+      completed: Promise.resolve(),
+    },
+  );
+  await response.bytes();
+
+  assert.deepEqual(shown.map(mask), printed.map(mask));
+});
