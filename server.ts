@@ -193,17 +193,31 @@ export function makeServer(
     serverName: addr.hostname,
     serverPort: addr.port,
     async serveForever() {
-      Deno.addSignalListener("SIGINT", shutdown);
+      // The first Ctrl+C lets requests in flight finish; a second one does
+      // not wait for a stream that may never end (gunicorn does the same).
+      let stopping = false;
+      const stop = () => {
+        if (stopping) Deno.exit(130);
+        stopping = true;
+        shutdown();
+      };
+      for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stop);
       try {
         await server.finished;
       } finally {
-        Deno.removeSignalListener("SIGINT", shutdown);
+        for (const signal of STOP_SIGNALS) {
+          Deno.removeSignalListener(signal, stop);
+        }
       }
     },
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
 }
+
+const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT"]
+  : ["SIGINT", "SIGTERM"];
 
 /**
  * wsgiref's `demo_app`: greets, then lists the request's environ as plain
@@ -1067,6 +1081,7 @@ function parseCommand(args: string[]): Command {
         command.module = flag;
     }
   }
+  if (command.host === "") throw new UsageError("the host must not be empty");
   return command;
 }
 
@@ -1083,13 +1098,18 @@ function parsePort(text: string): number {
 /** `path/app.ts:name` → the application it exports. */
 async function loadApplication(spec: string): Promise<Application> {
   const [, path, name] = /^(.*?)(?::([A-Za-z_$][\w$]*))?$/.exec(spec)!;
-  const hasScheme = /^[a-z][a-z\d+.-]+:/i.test(path);
-  const url = hasScheme ? path : new URL(path, `file://${Deno.cwd()}/`).href;
   let module: Record<string, unknown>;
   try {
-    module = await import(url);
+    module = await import(moduleUrl(path));
   } catch (error) {
+    // A module that cannot be found is a usage error; one that throws while
+    // loading is the application's bug, and its stack is worth reading.
     const reason = error instanceof Error ? error.message : String(error);
+    if (
+      !(error instanceof Deno.errors.NotCapable) && !UNLOADABLE.test(reason)
+    ) {
+      throw error;
+    }
     throw new UsageError(`cannot import ${path}: ${reason.split("\n")[0]}`);
   }
   const app = module[name ?? "default"];
@@ -1104,6 +1124,19 @@ async function loadApplication(spec: string): Promise<Application> {
   return app as Application;
 }
 
+const UNLOADABLE =
+  /^Module not found|^Relative import path|^Unsupported scheme|^Import .* not a dependency/;
+
+/** A file path, relative to the working folder, or a URL, as a module URL. */
+function moduleUrl(path: string): string {
+  if (/^[a-z][a-z\d+.-]+:/i.test(path)) return path;
+  const url = new URL("file:///");
+  // The pathname setter escapes `#`, `?` and spaces, but keeps `%` as is.
+  url.pathname = (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`)
+    .replaceAll("%", "%25");
+  return url.href;
+}
+
 async function main(args: string[]): Promise<number> {
   try {
     const command = parseCommand(args);
@@ -1114,10 +1147,7 @@ async function main(args: string[]): Promise<number> {
     const app = command.module === undefined
       ? demoApp
       : await loadApplication(command.module);
-    const httpd = makeServer(command.host, command.port, app, {
-      accessLog: command.accessLog,
-      trace: command.trace,
-    });
+    const httpd = listen(command, app);
     const what = command.module ?? "the demo app";
     const host = command.host.includes(":")
       ? `[${command.host}]`
@@ -1128,12 +1158,23 @@ async function main(args: string[]): Promise<number> {
     console.log("Stopped.");
     return 0;
   } catch (error) {
-    if (
-      !(error instanceof UsageError || error instanceof Deno.errors.AddrInUse ||
-        error instanceof Deno.errors.PermissionDenied)
-    ) throw error;
+    if (!(error instanceof UsageError)) throw error;
     console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
     return 2;
+  }
+}
+
+function listen(command: Command, app: Application): WSGIServer {
+  try {
+    return makeServer(command.host, command.port, app, {
+      accessLog: command.accessLog,
+      trace: command.trace,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsageError(
+      `cannot listen on ${command.host}:${command.port}: ${reason}`,
+    );
   }
 }
 
