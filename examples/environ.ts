@@ -9,6 +9,7 @@
  * @module
  */
 import { type Application, type Environ, makeServer } from "@denowsgi/wsgi";
+import { listenOrExit } from "./holamundo.ts";
 
 /** The environ's keys in the order a learner meets them, one line each. */
 const GROUPS: {
@@ -166,7 +167,10 @@ ${environTable(environ)}
 if (import.meta.main) {
   const port = 8000;
   const host = "localhost";
-  await using httpd = makeServer(host, port, environApp);
+  await using httpd = listenOrExit(
+    port,
+    () => makeServer(host, port, environApp),
+  );
   console.log(
     `Escuchando en ${host}:${port}... [Presiona Ctrl+C para terminar!]`,
   );

@@ -8,12 +8,15 @@
  * @module
  */
 import { makeServer } from "@denowsgi/wsgi";
-import { holaMundoApp } from "./holamundo.ts";
+import { holaMundoApp, listenOrExit } from "./holamundo.ts";
 
 if (import.meta.main) {
   const port = 8000;
   const host = "localhost";
-  await using httpd = makeServer(host, port, holaMundoApp);
+  await using httpd = listenOrExit(
+    port,
+    () => makeServer(host, port, holaMundoApp),
+  );
   console.log(
     `Escuchando en ${host}:${port}... [Presiona Ctrl+C para terminar!]`,
   );

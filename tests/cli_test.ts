@@ -318,7 +318,7 @@ const MISTAKES: [string[], string][] = [
   ],
   [
     ["examples/holamundo.ts"],
-    "examples/holamundo.ts has no default export that is a function (it exports: holaMundoApp)",
+    "examples/holamundo.ts has no default export that is a function (it exports: holaMundoApp, listenOrExit)",
   ],
   [["--bogus"], "unknown option --bogus"],
   [["--port", "99999"], "the port must be a number from 0 to 65535, got 99999"],

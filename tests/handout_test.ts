@@ -1,11 +1,12 @@
 /**
- * The Spanish handout (examples/README.md) against reality: its trace block
- * of `curl http://localhost:8000/python-logo.png` must be what the gateway
- * prints for the same request. The request is rebuilt in process, with
- * curl's headers and a client address, so no server or process is needed;
- * only the client's port, the timings and the date may differ.
+ * The Spanish handout (examples/README.md) against reality: the code it
+ * shows is the example files, and its trace block of
+ * `curl http://localhost:8000/python-logo.png` is what the gateway prints for
+ * the same request. The request is rebuilt in process, with curl's headers
+ * and a client address, so no server or process is needed; only the
+ * client's port, the timings and the date may differ.
  *
- * Reading the handout needs `--allow-read=examples/README.md`.
+ * Reading the handout and the examples needs `--allow-read=examples`.
  *
  * @module
  */
@@ -14,7 +15,11 @@ import assert from "node:assert/strict";
 import { toFetchHandler } from "../mod.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
 
-const HANDOUT = new URL("../examples/README.md", import.meta.url);
+const EXAMPLES = new URL("../examples/", import.meta.url);
+
+async function readExample(name: string): Promise<string> {
+  return await Deno.readTextFile(new URL(name, EXAMPLES));
+}
 
 /** The fenced code blocks of a markdown text, in order. */
 function codeBlocks(markdown: string): string[] {
@@ -30,8 +35,23 @@ function mask(line: string): string {
     .replace(/REMOTE_PORT = "\d+"$/, 'REMOTE_PORT = "N"');
 }
 
+/** A source file as the handout shows it: without its doc comments. */
+function withoutDocComments(source: string): string {
+  return source.replace(/^[ \t]*\/\*\*[\s\S]*?\*\/\n/gm, "").trim() + "\n";
+}
+
+for (const file of ["holamundo.ts", "holamundo-wsgiref.ts"]) {
+  Deno.test(`handout: the code it shows for ${file} is the file`, async () => {
+    const source = withoutDocComments(await readExample(file));
+    const blocks = codeBlocks(await readExample("README.md"));
+    const firstLine = source.slice(0, source.indexOf("\n") + 1);
+    const shown = blocks.find((block) => block.startsWith(firstLine));
+    assert.equal(shown, source);
+  });
+}
+
 Deno.test("handout: the trace of step 5 is what the gateway prints for curl's request", async () => {
-  const blocks = codeBlocks(await Deno.readTextFile(HANDOUT));
+  const blocks = codeBlocks(await readExample("README.md"));
   const command = blocks.find((b) => b.includes("server.ts --trace"));
   const trace = blocks.find((b) => b.includes("[trace #1]"));
   assert.ok(command && trace, "step 5 shows a --trace command and its trace");
@@ -54,7 +74,7 @@ Deno.test("handout: the trace of step 5 is what the gateway prints for curl's re
       },
     }),
     {
-      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 57374 },
+      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 43706 },
       completed: Promise.resolve(),
     },
   );
