@@ -131,10 +131,14 @@ class RequestWatcher implements Watcher {
 }
 
 /**
- * A value as the trace shows it. Tracing must never change what happens, so
- * what JSON cannot show (cycles, BigInt, a null-prototype error) is named.
+ * A value as a learner reads it: JSON, or `<InputStream>`-like names for
+ * objects. Showing must never change what happens, so what JSON cannot show
+ * (cycles, BigInt, a null-prototype error) is named instead.
  */
-function show(value: unknown): string {
+export function show(value: unknown): string {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    return `<${value.constructor?.name ?? "object"}>`;
+  }
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {

@@ -32,7 +32,13 @@ import type {
   StartResponse,
   Write,
 } from "./mod.ts";
-import { type LogSink, standardOutput, type Watcher, watchers } from "./log.ts";
+import {
+  type LogSink,
+  show,
+  standardOutput,
+  type Watcher,
+  watchers,
+} from "./log.ts";
 import {
   ContractError,
   FIELD_VALUE,
@@ -76,30 +82,29 @@ export function serve(
     trace: _trace,
     ...denoOptions
   } = options;
-  const listening: Listening = {};
-  const errors = options.errors ?? standardError;
+  const shared = context(options, true);
   const server = Deno.serve(
     {
       // The gateway catches the application's errors itself; what reaches
       // here is an aborted body, already logged, or a bug of ours.
       onError(error) {
         if (!(error instanceof ResponseAborted)) {
-          errors.write(`[wsgi] internal error\n${explain(error)}\n`);
+          shared.errors.write(`[wsgi] internal error\n${explain(error)}\n`);
         }
         return serverError();
       },
       ...denoOptions as Deno.ServeTcpOptions,
     },
-    gateway(app, options, listening, true),
+    gateway(app, shared),
   );
   const addr = server.addr;
   if (addr.transport === "tcp") {
     // The name the server was asked to listen on (`localhost`), as wsgiref
     // reports it, rather than the address it resolved to.
-    listening.name = "hostname" in options && options.hostname
+    shared.listening.name = "hostname" in options && options.hostname
       ? options.hostname
       : addr.hostname;
-    listening.port = String(addr.port);
+    shared.listening.port = String(addr.port);
   }
   return server;
 }
@@ -125,7 +130,7 @@ export function toFetchHandler(
   app: Application,
   options: GatewayOptions = {},
 ): FetchHandler {
-  const handle = gateway(app, options, {}, false);
+  const handle = gateway(app, context(options, false));
   return async (request, info) => await handle(request, info);
 }
 
@@ -242,13 +247,6 @@ export function demoApp(
   return ["Hola mundo!\n\n", ...lines];
 }
 
-function show(value: unknown): string {
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    return `<${value.constructor?.name ?? "object"}>`;
-  }
-  return JSON.stringify(value);
-}
-
 /** Where the server listens, once it does; empty with no server. */
 interface Listening {
   name?: string;
@@ -269,22 +267,23 @@ interface Context {
   watch?: (environ: Environ) => Watcher;
 }
 
-function gateway(
-  app: Application,
-  options: GatewayOptions,
-  listening: Listening,
-  onWire: boolean,
-): (
-  request: Request,
-  info?: Deno.ServeHandlerInfo,
-) => Response | Promise<Response> {
-  const context: Context = {
-    listening,
+function context(options: GatewayOptions, onWire: boolean): Context {
+  return {
+    listening: {},
     onWire,
     errors: options.errors ?? standardError,
     multiprocess: options.multiprocess ?? false,
     watch: watchers(sink(options.accessLog), sink(options.trace)),
   };
+}
+
+function gateway(
+  app: Application,
+  context: Context,
+): (
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response> {
   return (request, info) =>
     new Exchange(makeEnviron(request, info, context), context).run(app);
 }
