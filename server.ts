@@ -1152,8 +1152,10 @@ async function main(args: string[]): Promise<number> {
       ? `[${command.host}]`
       : command.host;
     const where = `http://${host}:${httpd.serverPort}/`;
+    // Ctrl+C is handled from here on: only then say the server is ready.
+    const serving = httpd.serveForever();
     console.log(`Serving ${what} on ${where} (Ctrl+C to stop)`);
-    await httpd.serveForever();
+    await serving;
     console.log("Stopped.");
     return 0;
   } catch (error) {

@@ -11,6 +11,8 @@ import {
   type Application,
   type ErrorStream,
   type FetchHandler,
+  serve,
+  type ServeOptions,
   toFetchHandler,
 } from "../mod.ts";
 
@@ -169,4 +171,35 @@ export async function exchange(
   } finally {
     conn.close();
   }
+}
+
+/** A real server on a free loopback port; `await using` shuts it down. */
+export interface Listening extends AsyncDisposable {
+  server: Deno.HttpServer;
+  port: number;
+  url: string;
+  /** What the server wrote to wsgi.errors. */
+  lines: string[];
+}
+
+export function listen(
+  app: Application,
+  options: Partial<ServeOptions> = {},
+): Listening {
+  const { errors, lines } = collector();
+  const server = serve(app, {
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    errors,
+    ...options,
+  } as ServeOptions);
+  const port = (server.addr as Deno.NetAddr).port;
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    lines,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
 }

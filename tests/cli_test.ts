@@ -85,9 +85,11 @@ class Cli implements AsyncDisposable {
     return new URL(match[2]);
   }
 
-  /** Sends Ctrl+C; returns the rest of stdout, stderr and the exit code. */
-  async stop(): Promise<{ rest: string[]; stderr: string; code: number }> {
-    this.child.kill("SIGINT");
+  /** Sends Ctrl+C (or `signal`); returns the rest of stdout, stderr and the exit code. */
+  async stop(
+    signal: Deno.Signal = "SIGINT",
+  ): Promise<{ rest: string[]; stderr: string; code: number }> {
+    this.child.kill(signal);
     return await this.#finish();
   }
 
@@ -329,6 +331,12 @@ const MISTAKES: [string[], string][] = [
     ["tests/fixtures/apps.ts", "examples/holamundo.ts"],
     "one module at a time, got tests/fixtures/apps.ts and examples/holamundo.ts",
   ],
+  [["-b", ":8000"], "the host must not be empty"],
+  // A documentation address (RFC 5737): no interface here has it.
+  [
+    ["--host", "203.0.113.1", "--port", "0"],
+    "cannot listen on 203.0.113.1:0: ",
+  ],
 ];
 
 for (const [args, message] of MISTAKES) {
@@ -413,4 +421,87 @@ Deno.test("commonLogLine: the zone offset in other time zones", async () => {
     assert.equal(code, 0);
     assert.equal(stdout, `- - - [${date}] "GET / HTTP/1.1" 200 5\n`, zone);
   }
+});
+
+// ---------------------------------------------------------------------------
+// Loading a module, and stopping
+// ---------------------------------------------------------------------------
+
+Deno.test("cli: a module whose file name holds # and %20 loads and serves", async () => {
+  const module = "tests/fixtures/odd #name%20.ts";
+  await using cli = new Cli(["-b", "127.0.0.1:0", "--no-access-log", module]);
+  const url = await cli.listening(module);
+  assert.deepEqual(await get(url), {
+    status: 200,
+    text: "loaded from odd #name%20.ts\n",
+  });
+  assert.equal((await cli.stop()).code, 0);
+});
+
+Deno.test("cli: a module that throws while loading exits non-zero and shows its stack", async () => {
+  const { code, stdout, stderr } = await run([
+    ...SERVER,
+    "tests/fixtures/throws.ts",
+  ], { NO_COLOR: "1" });
+  assert.notEqual(code, 0);
+  assert.equal(stdout, "");
+  assert.ok(stderr.includes("the settings are missing"), stderr);
+  assert.match(stderr, STACK_FRAME);
+  assert.ok(stderr.includes("tests/fixtures/throws.ts:"), stderr);
+});
+
+/**
+ * Waits until `url`'s port refuses connections, which a server does once
+ * it is shutting down; a bounded number of tries.
+ */
+async function refused(url: URL): Promise<void> {
+  for (let tries = 0; tries < 2000; tries++) {
+    try {
+      const conn = await Deno.connect({
+        hostname: url.hostname,
+        port: Number(url.port),
+      });
+      conn.close();
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionRefused) return;
+      throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.fail(`${url} still accepts connections`);
+}
+
+Deno.test("cli: a first Ctrl+C lets an open stream go on, a second one quits with 130", async () => {
+  await using cli = new Cli([
+    "-b",
+    "127.0.0.1:0",
+    "--no-access-log",
+    "tests/fixtures/ticks.ts",
+  ]);
+  const url = await cli.listening("tests/fixtures/ticks.ts");
+  const response = await within("a response", fetch(url));
+  const reader = response.body!.pipeThrough(new TextDecoderStream())
+    .getReader();
+  try {
+    assert.match((await within("a tick", reader.read())).value!, /^tick 1\n/);
+    cli.child.kill("SIGINT");
+    await refused(url);
+    assert.match(
+      (await within("a tick after Ctrl+C", reader.read())).value!,
+      /^tick \d+\n/,
+    );
+    assert.deepEqual(await cli.stop(), { rest: [], stderr: "", code: 130 });
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+});
+
+Deno.test("cli: SIGTERM stops an idle server, which says Stopped. and exits 0", async () => {
+  await using cli = new Cli(["-b", "127.0.0.1:0", "tests/fixtures/apps.ts"]);
+  await cli.listening("tests/fixtures/apps.ts");
+  assert.deepEqual(await cli.stop("SIGTERM"), {
+    rest: ["Stopped."],
+    stderr: "",
+    code: 0,
+  });
 });

@@ -31,9 +31,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type Application, type Body, type Header, serve } from "../mod.ts";
+import type { Application, Body, Header } from "../mod.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
-import { collector, writeAll } from "./_helpers.ts";
+import { listen, writeAll } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // A raw HTTP/1.1 client: send bytes, read until a response is parsed or the
@@ -244,24 +244,6 @@ async function exchange(
 // ---------------------------------------------------------------------------
 // Servers, waiting
 // ---------------------------------------------------------------------------
-
-/** A real server on a free loopback port, shut down by `await using`. */
-function listen(app: Application, options: Partial<Deno.ServeTcpOptions> = {}) {
-  const { errors, lines } = collector();
-  const server = serve(app, {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    errors,
-    ...options,
-  });
-  return {
-    port: (server.addr as Deno.NetAddr).port,
-    /** What the server wrote to wsgi.errors. */
-    lines,
-    [Symbol.asyncDispose]: () => server.shutdown(),
-  };
-}
 
 /**
  * Polls `condition` every 20 ms for up to 5 s: a bound on waiting, not a
