@@ -64,9 +64,14 @@ export class Input implements InputStream {
   }
 
   #take(size: number): Uint8Array {
-    const piece = this.#buffer.subarray(0, size);
-    this.#buffer = this.#buffer.subarray(piece.byteLength);
-    return piece;
+    const buffer = this.#buffer;
+    // A whole chunk goes as it is: no views to make on the hot path.
+    if (size >= buffer.byteLength) {
+      this.#buffer = EMPTY;
+      return buffer;
+    }
+    this.#buffer = buffer.subarray(size);
+    return buffer.subarray(0, size);
   }
 
   async read(size = -1): Promise<Uint8Array> {
