@@ -71,7 +71,7 @@ export interface Server {
 
 const deno = Deno.execPath();
 
-function twin(side: "wsgi" | "raw", name: string): Contestant {
+function twin(side: "wsgi" | "raw" | "reading", name: string): Contestant {
   return {
     name,
     command: deno,
@@ -89,6 +89,8 @@ function twin(side: "wsgi" | "raw", name: string): Contestant {
 
 const GATEWAY = twin("wsgi", "WSGI gateway");
 const RAW = twin("raw", "raw Deno.serve");
+/** Raw, but reading what an environ needs: the ceiling for this design. */
+const READING = twin("reading", "raw, reading url/method/headers/remote");
 
 /** Peers serving the lesson's page, each skipped when it cannot start. */
 const PEERS: Contestant[] = [
@@ -405,6 +407,7 @@ async function runScenario(
   const bytes = (scenario.bytes ?? 0) / (options.quick ? 16 : 1);
   console.log(`\n## ${name}: ${scenario.title}`);
   const contestants = [GATEWAY, RAW];
+  if (name === "lesson") contestants.push(READING);
   if (name === "lesson" && options.peers) contestants.push(...PEERS);
   const servers: Server[] = [];
   let file: string | undefined;

@@ -2,10 +2,13 @@
  * One side of an HTTP benchmark scenario, in its own process so that its
  * peak RSS is its own:
  *
- *     deno run --allow-net bench/servers/twin.ts <wsgi|raw> <scenario> <port> [bytes]
+ *     deno run --allow-net bench/servers/twin.ts <wsgi|raw|reading> <scenario> <port> [bytes]
  *
  * `wsgi` serves the scenario's application through the gateway's `serve`;
- * `raw` serves its raw twin with `Deno.serve`. bench/http.ts starts both.
+ * `raw` serves its raw twin with `Deno.serve`; `reading` serves the raw twin
+ * after reading what any environ needs from Deno (url, method, headers,
+ * remote address): the ceiling for a gateway that builds one. bench/http.ts
+ * starts them.
  *
  * @module
  */
@@ -15,16 +18,22 @@ import { listenOn, serveUntilStdinCloses } from "./_lifetime.ts";
 
 const [side, name, port, bytes] = Deno.args;
 const scenario = HTTP_SCENARIOS[name];
-if (scenario === undefined || (side !== "wsgi" && side !== "raw")) {
+if (scenario === undefined || !["wsgi", "raw", "reading"].includes(side)) {
   console.error(
-    "usage: twin.ts <wsgi|raw> <scenario> <port> [bytes]; scenarios:",
+    "usage: twin.ts <wsgi|raw|reading> <scenario> <port> [bytes]; scenarios:",
     Object.keys(HTTP_SCENARIOS).join(", "),
   );
   Deno.exit(2);
 }
 const { app, raw } = scenario.twins(Number(bytes ?? scenario.bytes ?? 0));
+const reading: Deno.ServeHandler = (request, info) => {
+  // Deno materializes these only when asked; an environ must ask.
+  void request.url, request.method, info.remoteAddr;
+  request.headers.forEach(() => {});
+  return raw(request);
+};
 await serveUntilStdinCloses(
   side === "wsgi"
     ? serve(app, listenOn(port))
-    : Deno.serve(listenOn(port), raw),
+    : Deno.serve(listenOn(port), side === "raw" ? raw : reading),
 );
