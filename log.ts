@@ -54,6 +54,8 @@ class RequestWatcher implements Watcher {
   #last = this.#started;
   #chunks = 0;
   #writes = 0;
+  /** Bytes the app gave, by write() or as chunks. */
+  #given = 0;
 
   constructor(
     environ: Environ,
@@ -89,10 +91,12 @@ class RequestWatcher implements Watcher {
 
   write(size: number): void {
     this.#writes++;
+    this.#given += size;
     this.#step(`app → server     write(): ${bytes(size)}`);
   }
 
   chunk(size: number): void {
+    this.#given += size;
     this.#step(`app → server     chunk ${++this.#chunks}: ${bytes(size)}`);
   }
 
@@ -107,8 +111,12 @@ class RequestWatcher implements Watcher {
         count(this.#writes, "write"),
         count(this.#chunks, "chunk"),
       ].filter((part) => part !== undefined);
+      // A client that left took less than the app gave.
+      const sent = size < this.#given
+        ? `${size} of ${bytes(this.#given)}`
+        : bytes(size);
       const what = parts.length > 0
-        ? `${bytes(size)} from ${parts.join(" and ")}`
+        ? `${sent} from ${parts.join(" and ")}`
         : size > 0
         ? `${bytes(size)} written by the gateway`
         : "no body";

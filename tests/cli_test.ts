@@ -464,7 +464,11 @@ async function refused(url: URL): Promise<void> {
       conn.close();
     } catch (error) {
       if (error instanceof Deno.errors.ConnectionRefused) return;
-      throw error;
+      // A connect that races the listener's close is reset: probe again.
+      if (
+        !(error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.ConnectionAborted)
+      ) throw error;
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
