@@ -355,7 +355,11 @@ function makeEnviron(
     else if (name === "content-length") {
       environ.CONTENT_LENGTH = value.split(",", 1)[0].trim();
     } // An underscore name could pose as a dashed one once both become `_`.
-    else if (!name.includes("_")) environ[cgiName(name)] = value;
+    // A Headers object joins repeated Cookie lines with ", ", as Deno.serve
+    // does not: cookies hold no ", " of their own (RFC 6265).
+    else if (name === "cookie") {
+      environ.HTTP_COOKIE = value.replaceAll(", ", "; ");
+    } else if (!name.includes("_")) environ[cgiName(name)] = value;
   });
   if (environ.CONTENT_LENGTH !== undefined) {
     input.limit(Number(environ.CONTENT_LENGTH));

@@ -65,9 +65,10 @@ export interface ClientOptions extends GatewayOptions {
 
 /**
  * A `RequestInit` plus shortcuts for the usual request bodies and the query.
- * Give at most one of `body`, `json` and `form`. A body of known size gets a
+ * Give at most one of `body`, `json` and `form`. One of known size gets a
  * Content-Length, as `fetch` sends it on the wire; a `ReadableStream` body
- * gets none, like a chunked upload.
+ * gets none, like a chunked upload. A `Request`'s own body keeps the
+ * headers the `Request` has.
  *
  * @example
  * ```ts
@@ -185,7 +186,8 @@ export class Client {
   /**
    * Sends a request: a path or URL (resolved against `baseUrl`) with
    * `init`, or a whole `Request`, which goes to the application untouched
-   * when there is no `init` (so with a Content-Length only if it has one).
+   * when there is no `init`. Either way its own body keeps its own headers:
+   * a Content-Length only if it has one.
    */
   async request(
     input: Request | string,
