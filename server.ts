@@ -635,8 +635,8 @@ class Exchange {
 
   /**
    * Any other iterable streams: nothing is committed until the first
-   * non-empty chunk, then each chunk is pulled only when the client can take
-   * it.
+   * non-empty chunk, then chunks are pulled as the client reads them, one
+   * chunk ahead.
    */
   async respondStreaming(body: Body): Promise<Response> {
     this.source = Symbol.asyncIterator in body
