@@ -730,9 +730,19 @@ class Exchange {
   /**
    * Waits for an async body's first chunk, unless the client leaves first:
    * with no Response yet, Deno has no stream to cancel, and an SSE body may
-   * wait for its first event for a long time.
+   * wait for its first event for a long time. Only a body still silent after
+   * a turn of the event loop is watched: Deno prints a notice once `signal`
+   * is in use, and most bodies answer at once.
    */
-  unlessGone(first: Promise<boolean>): Promise<boolean> {
+  async unlessGone(first: Promise<boolean>): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const later = new Promise<"later">((resolve) => {
+      timer = setTimeout(() => resolve("later"), 0);
+    });
+    const quick = await Promise.race([first, later]).finally(() =>
+      clearTimeout(timer)
+    );
+    if (quick !== "later") return quick;
     const signal = this.environ["deno.request"].signal;
     return new Promise((resolve, reject) => {
       const gone = () => {

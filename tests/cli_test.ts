@@ -12,6 +12,7 @@
  */
 
 import assert from "node:assert/strict";
+import config from "../deno.json" with { type: "json" };
 
 const ROOT = new URL("..", import.meta.url);
 /** How long a child may take to start (compiling included) or to answer. */
@@ -508,4 +509,140 @@ Deno.test("cli: SIGTERM stops an idle server, which says Stopped. and exits 0", 
     stderr: "",
     code: 0,
   });
+});
+
+// ---------------------------------------------------------------------------
+// More README promises seen from outside the process
+// ---------------------------------------------------------------------------
+
+Deno.test("cli: --no-access-log then --access-log: the last one wins", async () => {
+  await using cli = new Cli([
+    "-b",
+    "127.0.0.1:0",
+    "--no-access-log",
+    "--access-log",
+    "tests/fixtures/apps.ts",
+  ]);
+  const url = await cli.listening("tests/fixtures/apps.ts");
+  assert.equal((await get(url)).status, 200);
+  assert.match(
+    await cli.line(),
+    /^127\.0\.0\.1 - - \[.+\] "GET \/ HTTP\/1\.1" 200 /,
+  );
+  assert.equal((await cli.stop()).code, 0);
+});
+
+Deno.test("cli: a port already in use is named in the error", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { stderr } = await run([
+    ...SERVER,
+    "-b",
+    `127.0.0.1:${taken.addr.port}`,
+  ]);
+  assert.ok(
+    stderr.includes(`cannot listen on 127.0.0.1:${taken.addr.port}`),
+    stderr,
+  );
+});
+
+Deno.test("cli: Ctrl+C lets a response in flight finish, then says Stopped.", async () => {
+  await using cli = new Cli([
+    "-b",
+    "127.0.0.1:0",
+    "--no-access-log",
+    "tests/fixtures/slow.ts",
+  ]);
+  const url = await cli.listening("tests/fixtures/slow.ts");
+  const response = await within("a response", fetch(url));
+  const reader = response.body!.pipeThrough(new TextDecoderStream())
+    .getReader();
+  try {
+    let received = (await within("the first chunk", reader.read())).value!;
+    assert.equal(received, "uno\n");
+    // Ctrl+C while the fixture still owes "dos\n".
+    const stopped = cli.stop();
+    stopped.catch(() => {});
+    for (let step; !(step = await within("the rest", reader.read())).done;) {
+      received += step.value;
+    }
+    assert.equal(received, "uno\ndos\n");
+    // stderr may hold Deno's one-time notice about request.signal.
+    const { rest, code } = await stopped;
+    assert.deepEqual({ rest, code }, { rest: ["Stopped."], code: 0 });
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+});
+
+Deno.test("deno serve: a module exporting { fetch: toFetchHandler(app) } serves it", async () => {
+  const child = deno([
+    "serve",
+    "--allow-net=127.0.0.1",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "tests/fixtures/served.ts",
+  ]).spawn();
+  const stdout = new Response(child.stdout).text();
+  const stderr = lines(child.stderr)[Symbol.asyncIterator]();
+  try {
+    const { value } = await within("the listening line", stderr.next());
+    const match = /Listening on (http:\/\/\S+)/.exec(value ?? "");
+    assert.ok(match, `unexpected first line: ${value}`);
+    assert.deepEqual(await get(new URL("/hola", match[1])), {
+      status: 200,
+      text: "served at /hola\n",
+    });
+  } finally {
+    child.kill("SIGKILL");
+    while (!(await within("stderr", stderr.next())).done);
+    await within("the exit", child.status);
+    await stdout;
+  }
+});
+
+Deno.test("examples: a busy port gets the Spanish line and exit code 1", async () => {
+  const script = `
+    import { listenOrExit } from "./examples/holamundo.ts";
+    listenOrExit(8000, () => { throw new Deno.errors.AddrInUse("x"); });
+  `;
+  assert.deepEqual(await run(["eval", script]), {
+    code: 1,
+    stdout: "",
+    stderr:
+      "El puerto 8000 ya está en uso: detén el otro servidor (Ctrl+C) o cambia el puerto.\n",
+  });
+});
+
+Deno.test("wsgi.errors: by default it writes to standard error", async () => {
+  const script = `
+    import { toFetchHandler } from "./mod.ts";
+    const handler = toFetchHandler((environ, startResponse) => {
+      environ["wsgi.errors"].write("hola\\n");
+      startResponse("200 OK", []);
+      return [];
+    });
+    await (await handler(new Request("http://localhost/"))).text();
+  `;
+  assert.deepEqual(await run(["eval", script]), {
+    code: 0,
+    stdout: "",
+    stderr: "hola\n",
+  });
+});
+
+Deno.test("zero runtime dependencies: every export loads only the package's own files", async () => {
+  for (const entry of Object.values(config.exports)) {
+    const { code, stdout, stderr } = await run(["info", "--json", entry]);
+    assert.equal(code, 0, stderr);
+    const graph: { modules: { specifier: string }[] } = JSON.parse(stdout);
+    for (const { specifier } of graph.modules) {
+      assert.ok(
+        specifier.startsWith(ROOT.href) &&
+          !specifier.startsWith(new URL("tests/", ROOT).href),
+        `${entry} depends on ${specifier}`,
+      );
+    }
+  }
 });
