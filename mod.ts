@@ -174,6 +174,11 @@ export interface Environ {
   "wsgi.run_once": boolean;
   /** `true`: reading `wsgi.input` to the end is safe, even if chunked. */
   "wsgi.input_terminated": boolean;
+  /**
+   * Turns an open file into a body that streams it and closes it. Optional
+   * in PEP 3333; this gateway always provides it.
+   */
+  "wsgi.file_wrapper"?: FileWrapper;
   /** The original `Request`, for what the environ does not carry. */
   "deno.request": Request;
   /** The connection info `Deno.serve` gave, when there is a connection. */
@@ -246,6 +251,30 @@ export type StartResponse = (
 export type Body = (Iterable<Chunk> | AsyncIterable<Chunk>) & {
   close?: () => void | Promise<void>;
 };
+
+/**
+ * `wsgi.file_wrapper`: turns an open file (a `Deno.FsFile`, or anything with
+ * a `readable` stream and a `close()`) into a body that streams it as the
+ * client reads and closes it when the response ends, however it ends.
+ * `blockSize` is accepted for PEP 3333's sake; Deno chooses its own reads.
+ *
+ * @example Serving a file
+ * ```ts
+ * import type { Application } from "@denowsgi/wsgi";
+ *
+ * const app: Application = async (environ, startResponse) => {
+ *   const file = await Deno.open("README.md");
+ *   startResponse("200 OK", [["Content-Type", "text/markdown"]]);
+ *   // PEP 3333's idiom: use the server's wrapper when there is one.
+ *   const wrap = environ["wsgi.file_wrapper"];
+ *   return wrap ? wrap(file) : file.readable;
+ * };
+ * ```
+ */
+export type FileWrapper = (
+  file: { readable: ReadableStream<Uint8Array>; close?: () => void },
+  blockSize?: number,
+) => Body;
 
 /**
  * A WSGI application: called once per request with the environ and

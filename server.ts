@@ -51,6 +51,7 @@ import {
   ClientGone,
   concat,
   encoder,
+  fileWrapper,
   Input,
   standardError,
   utf8Length,
@@ -338,6 +339,7 @@ function makeEnviron(
     "wsgi.multiprocess": multiprocess,
     "wsgi.run_once": false,
     "wsgi.input_terminated": true,
+    "wsgi.file_wrapper": fileWrapper,
     "deno.request": request,
   };
   if (info !== undefined) {

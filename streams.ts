@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ErrorStream, InputStream } from "./mod.ts";
+import type { ErrorStream, FileWrapper, InputStream } from "./mod.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -177,3 +177,21 @@ export const standardError: ErrorStream = {
   },
   flush() {},
 };
+
+/**
+ * `wsgi.file_wrapper`: the file's own stream, pulled as the client reads.
+ * Deno closes a file whose stream ends or is cancelled; `close()` covers a
+ * body that is never read (HEAD, an error before the first chunk).
+ */
+export const fileWrapper: FileWrapper = (file) => ({
+  async *[Symbol.asyncIterator]() {
+    yield* file.readable;
+  },
+  close() {
+    try {
+      file.close?.();
+    } catch {
+      // Already closed with its stream.
+    }
+  },
+});

@@ -29,7 +29,7 @@
  */
 
 import type { Environ } from "./mod.ts";
-import { encoder, Input, standardError } from "./streams.ts";
+import { encoder, fileWrapper, Input, standardError } from "./streams.ts";
 
 /**
  * Like `wsgiref.util.guess_scheme`: `"https"` when the CGI variable `HTTPS`
@@ -190,7 +190,8 @@ export function shiftPathInfo(environ: Environ): string | undefined {
  * - The keys our {@linkcode Environ} requires and wsgiref has no default
  *   for: `QUERY_STRING` `""`, `REQUEST_URI` and `RAW_URI` the quoted path
  *   and query (the target {@linkcode requestUri} ends with),
- *   `wsgi.input_terminated` `true`, and `deno.request`: a body-less
+ *   `wsgi.input_terminated` `true`, the gateway's `wsgi.file_wrapper`, and
+ *   `deno.request`: a body-less
  *   `Request` for {@linkcode requestUri} with `REQUEST_METHOD` and the
  *   `HTTP_*`, `CONTENT_TYPE` and `CONTENT_LENGTH` values as headers.
  *   Building it throws a `TypeError` for what no `Request` can carry (a
@@ -231,6 +232,7 @@ export function setupTestingDefaults(
   environ["wsgi.multiprocess"] ??= false;
   environ["wsgi.input"] ??= new Input(null);
   environ["wsgi.input_terminated"] ??= true;
+  environ["wsgi.file_wrapper"] ??= fileWrapper;
   environ["wsgi.errors"] ??= standardError;
   environ["wsgi.url_scheme"] ??= guessScheme(environ);
   environ.SERVER_PORT ??= environ["wsgi.url_scheme"] === "https" ? "443" : "80";
