@@ -400,6 +400,8 @@ function portOf(authority: string, scheme: string): string {
 }
 
 const utf8 = new TextDecoder();
+// One escape, captured so that split() keeps it as a part of its own.
+const ESCAPE = /(%[0-9a-fA-F]{2})/;
 
 /**
  * Percent-decodes a path as UTF-8. Malformed escapes stay as they are and
@@ -411,15 +413,12 @@ function decodePath(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
+    // Escapes become bytes; the text between them is encoded whole, so a
+    // character outside the BMP (two UTF-16 units) survives.
     const bytes: number[] = [];
-    for (let i = 0; i < raw.length; i++) {
-      const hex = raw[i] === "%" ? raw.slice(i + 1, i + 3) : "";
-      if (/^[0-9a-fA-F]{2}$/.test(hex)) {
-        bytes.push(parseInt(hex, 16));
-        i += 2;
-      } else {
-        bytes.push(...encoder.encode(raw[i]));
-      }
+    for (const part of raw.split(ESCAPE)) {
+      if (ESCAPE.test(part)) bytes.push(parseInt(part.slice(1), 16));
+      else bytes.push(...encoder.encode(part));
     }
     return utf8.decode(new Uint8Array(bytes));
   }

@@ -199,6 +199,17 @@ Deno.test("a real server keeps the raw target in REQUEST_URI and RAW_URI and dec
   assert.equal(environ.QUERY_STRING, "q=%20a+b&x=%FF");
 });
 
+Deno.test("PATH_INFO keeps raw UTF-8 characters next to a malformed escape", async () => {
+  // Deno puts raw UTF-8 bytes of the target into request.url as characters;
+  // an emoji is two UTF-16 units that must not be decoded one by one.
+  const seen = await serveAndRecord(async (port) => {
+    assertOk(
+      (await rawGet(port, "/🐍/café/%zz", ["Host: localhost"])).response,
+    );
+  });
+  assert.equal(seen[0].PATH_INFO, "/🐍/café/%zz");
+});
+
 // -- headers -----------------------------------------------------------------
 
 Deno.test("CONTENT_TYPE and CONTENT_LENGTH carry no HTTP_ prefix", async () => {
