@@ -74,28 +74,23 @@ export class Input implements InputStream {
     return buffer.subarray(0, size);
   }
 
-  async read(size = -1): Promise<Uint8Array> {
-    if (size === 0) return EMPTY;
-    const limit = size < 0 ? Infinity : size;
-    if (!await this.#fill()) return EMPTY;
-    // One chunk is the common case and needs no copy.
-    if (this.#buffer.byteLength >= limit) return this.#take(limit);
-    const pieces: Uint8Array[] = [];
-    let length = 0;
-    while (length < limit && await this.#fill()) {
-      const piece = this.#take(limit - length);
-      pieces.push(piece);
-      length += piece.byteLength;
-    }
-    return concat(pieces, length);
+  read(size = -1): Promise<Uint8Array> {
+    return this.#gather(size < 0 ? Infinity : size, false);
   }
 
-  async readline(size = -1): Promise<Uint8Array> {
-    const limit = size < 0 ? Infinity : size;
+  readline(size = -1): Promise<Uint8Array> {
+    return this.#gather(size < 0 ? Infinity : size, true);
+  }
+
+  /**
+   * Up to `limit` bytes, fewer only at the end of the body; with `line`,
+   * through the first newline. A read that one chunk answers costs no copy.
+   */
+  async #gather(limit: number, line: boolean): Promise<Uint8Array> {
     const pieces: Uint8Array[] = [];
     let length = 0;
     while (length < limit && await this.#fill()) {
-      const newline = this.#buffer.indexOf(0x0a);
+      const newline = line ? this.#buffer.indexOf(0x0a) : -1;
       const end = newline === -1 ? Infinity : newline + 1;
       const piece = this.#take(Math.min(end, limit - length));
       pieces.push(piece);
