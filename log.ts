@@ -9,6 +9,7 @@
  */
 
 import type { Environ } from "./mod.ts";
+import { writeText } from "./streams.ts";
 
 /** Where a log writes its lines (without the trailing newline). */
 export type LogSink = (line: string) => void;
@@ -22,15 +23,9 @@ export interface Watcher {
   end(status: number, bytes: number): void;
 }
 
-const encoder = new TextEncoder();
-
-/** Standard output, written at once so lines keep their order with stderr. */
-export const standardOutput: LogSink = (line) => {
-  const bytes = encoder.encode(line + "\n");
-  for (let sent = 0; sent < bytes.byteLength;) {
-    sent += Deno.stdout.writeSync(bytes.subarray(sent));
-  }
-};
+/** Standard output, a line at a time. */
+export const standardOutput: LogSink = (line) =>
+  writeText(Deno.stdout, line + "\n");
 
 /** Makes watchers for a gateway, or nothing when no log is on. */
 export function watchers(

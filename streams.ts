@@ -159,13 +159,24 @@ function isLowSurrogate(text: string, i: number): boolean {
   return code >= 0xdc00 && code < 0xe000;
 }
 
+/**
+ * Writes all of `text` at once, so lines keep their order across stdout and
+ * stderr (a stalled pipe stalls the writer: the README says so).
+ */
+export function writeText(
+  to: { writeSync(bytes: Uint8Array): number },
+  text: string,
+): void {
+  const bytes = encoder.encode(text);
+  for (let sent = 0; sent < bytes.byteLength;) {
+    sent += to.writeSync(bytes.subarray(sent));
+  }
+}
+
 /** `wsgi.errors` by default: the process's standard error. */
 export const standardError: ErrorStream = {
   write(text) {
-    const bytes = encoder.encode(text);
-    for (let sent = 0; sent < bytes.byteLength;) {
-      sent += Deno.stderr.writeSync(bytes.subarray(sent));
-    }
+    writeText(Deno.stderr, text);
   },
   writelines(lines) {
     for (const line of lines) this.write(line);
