@@ -465,7 +465,6 @@ type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
 class Exchange {
   readonly environ: Environ;
   readonly context: Context;
-  readonly errors: ErrorStream;
   /** The trace and access log, when either is on. */
   readonly watch?: Watcher;
   /** The status and headers last given to startResponse, checked. */
@@ -486,7 +485,6 @@ class Exchange {
   constructor(environ: Environ, context: Context) {
     this.environ = environ;
     this.context = context;
-    this.errors = context.errors;
     this.watch = context.watch?.(environ);
   }
 
@@ -891,7 +889,7 @@ class Exchange {
     let line = `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${what}\n`;
     if (error !== undefined) line += `${explain(error)}\n`;
     try {
-      this.errors.write(line);
+      this.context.errors.write(line);
     } catch {
       // A broken error stream must not take the response down with it.
     }
