@@ -23,12 +23,9 @@
  * @module
  */
 
-import {
-  type Application,
-  type ErrorStream,
-  type GatewayOptions,
-  toFetchHandler,
-} from "./mod.ts";
+import type { Application, ErrorStream, GatewayOptions } from "./types.ts";
+import { concat } from "./gateway/bytes.ts";
+import { toFetchHandler } from "./gateway/serve.ts";
 
 /**
  * Options for a {@linkcode Client}: the gateway's own, plus where the
@@ -350,11 +347,6 @@ async function readAll(
       aborted = true;
     }
   }
-  const body = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    body.set(piece, offset);
-    offset += piece.byteLength;
-  }
+  const body = pieces.length === 0 ? new Uint8Array(0) : concat(pieces);
   return { body, aborted };
 }

@@ -28,8 +28,11 @@
  * @module
  */
 
-import type { Environ } from "./mod.ts";
-import { encoder, fileWrapper, Input, standardError } from "./streams.ts";
+import type { Environ } from "./types.ts";
+import { encoder } from "./gateway/bytes.ts";
+import { standardError } from "./gateway/errors.ts";
+import { fileWrapper } from "./gateway/file_wrapper.ts";
+import { Input } from "./gateway/input.ts";
 
 /**
  * Like `wsgiref.util.guess_scheme`: `"https"` when the CGI variable `HTTPS`

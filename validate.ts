@@ -29,19 +29,23 @@ import type {
   Chunk,
   Environ,
   ErrorStream,
-  Header,
   InputStream,
   StartResponse,
-} from "./mod.ts";
+} from "./types.ts";
+import { ContractError } from "./types.ts";
+import { encoder } from "./gateway/bytes.ts";
 import {
-  ContractError,
-  FIELD_VALUE,
-  HOP_BY_HOP,
+  Broken,
+  checkBody,
+  checkHeaders,
+  checkStatus,
+  describe,
+  isToken,
   NO_CONTENT,
-  STATUS,
-  TOKEN,
-} from "./rules.ts";
-import { encoder } from "./streams.ts";
+  noContent,
+  notAChunk,
+  wrongLength,
+} from "./gateway/rules.ts";
 
 /**
  * A broken rule of the WSGI contract, found by {@linkcode validate}. The
@@ -105,7 +109,7 @@ export class ValidationError extends ContractError {
 export function validate(app: Application): Application {
   return (environ, startResponse) => {
     checkEnviron(environ);
-    return new Exchange(environ).run(app, startResponse);
+    return new Checker(environ).run(app, startResponse);
   };
 }
 
@@ -177,7 +181,7 @@ function checkEnviron(environ: unknown): asserts environ is Environ {
   };
   shape(
     "REQUEST_METHOD",
-    TOKEN.test(e.REQUEST_METHOD),
+    isToken(e.REQUEST_METHOD),
     "must be an HTTP token such as GET",
   );
   shape(
@@ -265,7 +269,7 @@ function hasMethods<K extends string>(
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
 
 /** What one request has shown so far, from the app call to close(). */
-class Exchange {
+class Checker {
   readonly environ: Environ;
   /** The first violation, thrown again if the application swallowed it. */
   violation?: ValidationError;
@@ -273,8 +277,6 @@ class Exchange {
   code?: number;
   contentType = false;
   declaredLength?: number;
-  /** True once a non-empty chunk exists: status and headers are final. */
-  committed = false;
   sent = 0;
   closed = false;
 
@@ -282,7 +284,7 @@ class Exchange {
     this.environ = environ;
   }
 
-  fail(rule: string, explanation: string): never {
+  violate(rule: string, explanation: string): never {
     const error = new ValidationError(rule, explanation);
     this.violation ??= error;
     throw error;
@@ -309,19 +311,18 @@ class Exchange {
     return (status, headers, excInfo) => {
       this.recheck();
       if (excInfo !== undefined && !(excInfo instanceof Error)) {
-        this.fail(
+        this.violate(
           "startResponse.excInfo",
           `must be the error you caught (an Error), got ${describe(excInfo)}`,
         );
       }
       if (this.code !== undefined && excInfo === undefined) {
-        this.fail(
+        this.violate(
           "startResponse.once",
           "startResponse() was called a second time without excInfo; only an error handler may call it again, passing the caught error as the third argument",
         );
       }
-      const code = this.checkStatus(status);
-      this.checkHeaders(headers, code);
+      const code = this.checkStart(status, headers);
       // After the first chunk the server rethrows excInfo: that is its job.
       const write = startResponse(status, headers, excInfo);
       this.code = code;
@@ -340,97 +341,43 @@ class Exchange {
     };
   }
 
-  checkStatus(status: unknown): number {
-    const match = typeof status === "string" ? STATUS.exec(status) : null;
-    if (match === null) {
-      this.fail(
-        "startResponse.status",
-        `must be a string of three digits, a space and a reason phrase, such as "200 OK", got ${
-          describe(status)
-        }`,
-      );
-    }
-    const code = Number(match[1]);
-    if (code < 200 || code > 599) {
-      this.fail(
-        "startResponse.status",
-        `the code must be from 200 to 599 (1xx responses belong to the server), got ${code}`,
-      );
+  /** The gateway's status and header rules, then the validator's own. */
+  checkStart(status: unknown, headers: unknown): number {
+    const parsed = this.#shared(checkStatus(status));
+    const checked = this.#shared(checkHeaders(headers));
+    const [code] = parsed;
+    for (const [name] of checked.list) {
+      const lower = name.toLowerCase();
+      if (lower === "status") {
+        this.violate(
+          "header.Status",
+          "there is no Status header in WSGI (it is CGI's): the status is startResponse's first argument",
+        );
+      }
+      if (lower === "content-length" && code === 204) {
+        this.violate(
+          "header.Content-Length",
+          "a 204 response has no content, so it must not have a Content-Length",
+        );
+      }
+      if (lower === "content-type" && NO_CONTENT.has(code)) {
+        this.violate(
+          "header.Content-Type",
+          `a ${code} response has no content, so it must not have a Content-Type`,
+        );
+      }
     }
     return code;
   }
 
-  checkHeaders(headers: unknown, code: number): asserts headers is Header[] {
-    if (!Array.isArray(headers)) {
-      this.fail(
-        "startResponse.headers",
-        `must be an array of [name, value] pairs, got ${describe(headers)}`,
-      );
-    }
-    for (const header of headers) {
-      if (
-        !Array.isArray(header) || header.length !== 2 ||
-        typeof header[0] !== "string" || typeof header[1] !== "string"
-      ) {
-        this.fail(
-          "startResponse.headers",
-          `each header must be a [name, value] pair of two strings, got ${
-            describe(header)
-          }`,
-        );
-      }
-      this.checkHeader(header[0], header[1], code);
-    }
+  /** What a shared check returned, or its broken rule raised. */
+  #shared<T>(result: T | Broken): T {
+    if (result instanceof Broken) this.#raise(result);
+    return result;
   }
 
-  checkHeader(name: string, value: string, code: number): void {
-    const lower = name.toLowerCase();
-    if (!TOKEN.test(name)) {
-      this.fail(
-        "header.name",
-        `${
-          JSON.stringify(name)
-        } is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~, no spaces or colons)`,
-      );
-    }
-    if (lower === "status") {
-      this.fail(
-        "header.Status",
-        "there is no Status header in WSGI (it is CGI's): the status is startResponse's first argument",
-      );
-    }
-    if (HOP_BY_HOP.has(lower)) {
-      this.fail(
-        "header.hop-by-hop",
-        `${name} describes the connection, which belongs to the server; PEP 3333 forbids it to applications`,
-      );
-    }
-    if (!FIELD_VALUE.test(value)) {
-      this.fail(
-        "header.value",
-        `the value of ${name} must be latin-1 text without control characters (no CR or LF), got ${
-          JSON.stringify(value)
-        }`,
-      );
-    }
-    if (lower === "content-length" && !DIGITS.test(value)) {
-      this.fail(
-        "header.Content-Length",
-        `must be a number of bytes in digits, got ${JSON.stringify(value)}`,
-      );
-    }
-    if (lower === "content-length" && code === 204) {
-      this.fail(
-        "header.Content-Length",
-        "a 204 response has no content, so it must not have a Content-Length",
-      );
-    }
-    if (lower === "content-type" && NO_CONTENT.has(code)) {
-      this.fail(
-        "header.Content-Type",
-        `a ${code} response has no content, so it must not have a Content-Type`,
-      );
-    }
+  #raise(broken: Broken): never {
+    return this.violate(broken.rule, broken.message);
   }
 
   // -- the body ---------------------------------------------------------------
@@ -460,31 +407,14 @@ class Exchange {
   checkBody(body: unknown): Body {
     this.recheck();
     if (typeof body === "string") {
-      this.fail(
+      this.violate(
         "app.return",
         `the application returned a bare string; return it in an array, [${
           JSON.stringify(body.slice(0, 20))
         }…]. In Python a str body is sent one character at a time, so wsgiref rejects it, and so does this validator, though this gateway would send it whole`,
       );
     }
-    if (body instanceof Uint8Array) {
-      this.fail(
-        "app.return",
-        "the application returned a bare Uint8Array, whose items are numbers, not chunks; return it in an array, [bytes]",
-      );
-    }
-    if (
-      typeof body !== "object" || body === null ||
-      !(Symbol.iterator in body || Symbol.asyncIterator in body)
-    ) {
-      this.fail(
-        "app.return",
-        `the application must return an iterable of chunks (an array, a generator…), got ${
-          describe(body)
-        }${body === undefined ? "; did you forget the return?" : ""}`,
-      );
-    }
-    const original = body as Body;
+    const original = this.#shared(checkBody(body));
     const close = () => this.close(original);
     if (Array.isArray(body)) {
       // Every chunk is already known: check them now and keep an array, so
@@ -526,7 +456,7 @@ class Exchange {
       next: () => {
         this.recheck();
         if (this.closed || finished) {
-          this.fail(
+          this.violate(
             "body.after-close",
             "the server asked the body for a chunk after it was closed or finished",
           );
@@ -543,12 +473,9 @@ class Exchange {
   }
 
   /** Checks one chunk, from write() or from the body. */
-  chunk(chunk: unknown, rule: string): void {
+  chunk(chunk: unknown, rule: "write.chunk" | "body.chunk"): void {
     if (typeof chunk !== "string" && !(chunk instanceof Uint8Array)) {
-      this.fail(
-        rule,
-        `chunks must be strings or Uint8Arrays, got ${describe(chunk)}`,
-      );
+      this.#raise(notAChunk(chunk, rule));
     }
     const size = typeof chunk === "string"
       ? this.declaredLength === undefined
@@ -557,46 +484,34 @@ class Exchange {
       : chunk.byteLength;
     if (size === 0) return;
     if (this.code === undefined) {
-      this.fail(
+      this.violate(
         "body.before-startResponse",
         "the body produced a chunk before startResponse() was called; call it first (in a generator, before the first yield)",
       );
     }
-    if (NO_CONTENT.has(this.code)) {
-      this.fail(
-        "body.no-content",
-        `a ${this.code} response must not have a body, but the application sent one`,
-      );
-    }
+    if (NO_CONTENT.has(this.code)) this.#raise(noContent(this.code));
     if (!this.contentType) {
-      this.fail(
+      this.violate(
         "body.Content-Type",
         'the response has a body but no Content-Type header; WSGI has no default type, so say what you send, e.g. ["Content-Type", "text/html; charset=utf-8"]',
       );
     }
-    this.committed = true;
     this.sent += size;
     if (this.lengthMatters() && this.sent > this.declaredLength!) {
-      this.fail(
-        "body.Content-Length",
-        `the body is longer than its Content-Length, ${this.declaredLength}`,
-      );
+      this.#raise(wrongLength(this.declaredLength!, this.sent));
     }
   }
 
   /** The body has no more chunks. */
   end(): void {
     if (this.code === undefined) {
-      this.fail(
+      this.violate(
         "startResponse.never",
         "the body ended but startResponse() was never called",
       );
     }
     if (this.lengthMatters() && this.sent < this.declaredLength!) {
-      this.fail(
-        "body.Content-Length",
-        `the body has ${this.sent} bytes, fewer than its Content-Length, ${this.declaredLength}`,
-      );
+      this.#raise(wrongLength(this.declaredLength!, this.sent));
     }
   }
 
@@ -608,7 +523,7 @@ class Exchange {
 
   close(body: Body): void | Promise<void> {
     if (this.closed) {
-      this.fail(
+      this.violate(
         "body.close-once",
         "the server called the body's close() twice; PEP 3333 asks for exactly once",
       );
@@ -628,13 +543,13 @@ class Exchange {
  */
 class CheckedInput implements InputStream {
   #input: InputStream;
-  #check: Exchange;
+  #check: Checker;
   /** CONTENT_LENGTH as a number, when the request declared one. */
   #length?: number;
   #terminated: boolean;
   #received = 0;
 
-  constructor(environ: Environ, check: Exchange) {
+  constructor(environ: Environ, check: Checker) {
     this.#input = environ["wsgi.input"];
     this.#check = check;
     const length = environ.CONTENT_LENGTH;
@@ -653,7 +568,7 @@ class CheckedInput implements InputStream {
     const line = await this.#input.readline(...present(size));
     const newline = line instanceof Uint8Array ? line.indexOf(0x0a) : -1;
     if (newline !== -1 && newline !== line.byteLength - 1) {
-      this.#check.fail(
+      this.#check.violate(
         "input.result",
         "the server's readline() returned bytes past the first newline",
       );
@@ -665,7 +580,7 @@ class CheckedInput implements InputStream {
     this.#ask("readlines", hint);
     const lines: unknown = await this.#input.readlines(...present(hint));
     if (!Array.isArray(lines)) {
-      this.#check.fail(
+      this.#check.violate(
         "input.result",
         `the server's readlines() must return an array, got ${describe(lines)}`,
       );
@@ -682,7 +597,7 @@ class CheckedInput implements InputStream {
 
   /** PEP 3333: the server owns the input stream. */
   close(): never {
-    return this.#check.fail(
+    return this.#check.violate(
       "input.close",
       "wsgi.input belongs to the server; the application must not close it",
     );
@@ -691,7 +606,7 @@ class CheckedInput implements InputStream {
   #ask(method: string, size: number | undefined): void {
     this.#check.recheck();
     if (size !== undefined && !Number.isInteger(size)) {
-      this.#check.fail(
+      this.#check.violate(
         `input.${method}`,
         `the size must be a whole number or left out, got ${describe(size)}`,
       );
@@ -700,7 +615,7 @@ class CheckedInput implements InputStream {
     // end; elsewhere such a read may wait forever for bytes that never come.
     const left = (this.#length ?? 0) - this.#received;
     if (!this.#terminated && size !== undefined && size > left) {
-      this.#check.fail(
+      this.#check.violate(
         "input.past-CONTENT_LENGTH",
         `${method}(${size}) asks for more than the ${left} bytes CONTENT_LENGTH leaves, and this server does not set wsgi.input_terminated`,
       );
@@ -709,7 +624,7 @@ class CheckedInput implements InputStream {
 
   #got(method: string, bytes: unknown, size: number | undefined): Uint8Array {
     if (!(bytes instanceof Uint8Array)) {
-      return this.#check.fail(
+      return this.#check.violate(
         "input.result",
         `the server's ${method}() must give Uint8Arrays, got ${
           describe(bytes)
@@ -717,14 +632,14 @@ class CheckedInput implements InputStream {
       );
     }
     if (size !== undefined && size >= 0 && bytes.byteLength > size) {
-      this.#check.fail(
+      this.#check.violate(
         "input.result",
         `the server's ${method}(${size}) returned ${bytes.byteLength} bytes`,
       );
     }
     this.#received += bytes.byteLength;
     if (this.#length !== undefined && this.#received > this.#length) {
-      this.#check.fail(
+      this.#check.violate(
         "input.result",
         `the server's wsgi.input gave more bytes than CONTENT_LENGTH, ${this.#length}`,
       );
@@ -738,10 +653,13 @@ function present(size: number | undefined): [] | [number] {
   return size === undefined ? [] : [size];
 }
 
-function checkedErrors(errors: ErrorStream, check: Exchange): ErrorStream {
+function checkedErrors(errors: ErrorStream, check: Checker): ErrorStream {
   const text = (rule: string, value: unknown) => {
     if (typeof value !== "string") {
-      check.fail(rule, `only strings can be written, got ${describe(value)}`);
+      check.violate(
+        rule,
+        `only strings can be written, got ${describe(value)}`,
+      );
     }
     return value;
   };
@@ -758,21 +676,10 @@ function checkedErrors(errors: ErrorStream, check: Exchange): ErrorStream {
       errors.flush();
     },
     close() {
-      check.fail(
+      check.violate(
         "errors.close",
         "wsgi.errors belongs to the server; the application must not close it",
       );
     },
   } as ErrorStream;
-}
-
-/** Names a value in a message: `"text"`, `42`, `undefined`, `a Map`… */
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "function") return "a function";
-  if (Array.isArray(value)) {
-    return `[${value.map(describe).join(", ")}]`;
-  }
-  if (typeof value !== "object" || value === null) return String(value);
-  return `a ${value.constructor?.name ?? "null-prototype object"}`;
 }

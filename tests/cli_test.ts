@@ -410,7 +410,7 @@ Deno.test("commonLogLine: the zone offset in other time zones", async () => {
     ["Pacific/Kiritimati", "16/Jan/2026:02:00:00 +1400"],
   ];
   const script = `
-    import { commonLogLine } from "./log.ts";
+    import { commonLogLine } from "./gateway/log.ts";
     const environ = { REQUEST_METHOD: "GET", REQUEST_URI: "/", SERVER_PROTOCOL: "HTTP/1.1" };
     console.log(commonLogLine(environ, 200, 5, new Date(Date.UTC(2026, 0, 15, 12))));
   `;

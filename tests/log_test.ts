@@ -16,7 +16,7 @@ import {
   serve,
   toFetchHandler,
 } from "../mod.ts";
-import { commonLogLine, watchers } from "../log.ts";
+import { commonLogLine, watchers } from "../gateway/log.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
 import { settle } from "./_helpers.ts";
 

@@ -1,11 +1,12 @@
 /**
- * The environ's two streams as the gateway makes them: `wsgi.input` over a
- * request body, and `wsgi.errors` on standard error.
+ * `wsgi.input` as the gateway makes it: the request body, read the way
+ * Python reads a file, opened only when the application first reads.
  *
  * @module
  */
 
-import type { ErrorStream, FileWrapper, InputStream } from "./mod.ts";
+import type { InputStream } from "../types.ts";
+import { concat } from "./bytes.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -118,86 +119,3 @@ export class Input implements InputStream {
     }
   }
 }
-
-/** The pieces as one array; no copy when there is only one. */
-export function concat(
-  pieces: Uint8Array[],
-  length: number = pieces.reduce((n, piece) => n + piece.byteLength, 0),
-): Uint8Array {
-  if (pieces.length === 1) return pieces[0];
-  const whole = new Uint8Array(length);
-  let offset = 0;
-  for (const piece of pieces) {
-    whole.set(piece, offset);
-    offset += piece.byteLength;
-  }
-  return whole;
-}
-
-export const encoder: TextEncoder = new TextEncoder();
-
-/** How many bytes `text` takes in UTF-8, without encoding it. */
-export function utf8Length(text: string): number {
-  let length = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) {
-      length += 1;
-    } else if (code < 0xdc00 && code >= 0xd800 && isLowSurrogate(text, i + 1)) {
-      i++; // A surrogate pair: two UTF-16 units, four bytes.
-      length += 2;
-    } else {
-      length += 2; // The rest of the BMP, or a lone surrogate sent as U+FFFD.
-    }
-  }
-  return length;
-}
-
-function isLowSurrogate(text: string, i: number): boolean {
-  const code = text.charCodeAt(i);
-  return code >= 0xdc00 && code < 0xe000;
-}
-
-/**
- * Writes all of `text` at once, so lines keep their order across stdout and
- * stderr (a stalled pipe stalls the writer: the README says so).
- */
-export function writeText(
-  to: { writeSync(bytes: Uint8Array): number },
-  text: string,
-): void {
-  const bytes = encoder.encode(text);
-  for (let sent = 0; sent < bytes.byteLength;) {
-    sent += to.writeSync(bytes.subarray(sent));
-  }
-}
-
-/** `wsgi.errors` by default: the process's standard error. */
-export const standardError: ErrorStream = {
-  write(text) {
-    writeText(Deno.stderr, text);
-  },
-  writelines(lines) {
-    for (const line of lines) this.write(line);
-  },
-  flush() {},
-};
-
-/**
- * `wsgi.file_wrapper`: the file's own stream, pulled as the client reads.
- * Deno closes a file whose stream ends or is cancelled; `close()` covers a
- * body that is never read (HEAD, an error before the first chunk).
- */
-export const fileWrapper: FileWrapper = (file) => ({
-  async *[Symbol.asyncIterator]() {
-    yield* file.readable;
-  },
-  close() {
-    try {
-      file.close?.();
-    } catch {
-      // Already closed with its stream.
-    }
-  },
-});

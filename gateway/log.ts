@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { Environ } from "./mod.ts";
-import { writeText } from "./streams.ts";
+import type { Environ } from "../types.ts";
+import { writeText } from "./errors.ts";
 
 /** Where a log writes its lines (without the trailing newline). */
 export type LogSink = (line: string) => void;

@@ -1,0 +1,34 @@
+/**
+ * `wsgi.errors` as the gateway makes it, on standard error, and the one
+ * write-all loop both standard streams use.
+ *
+ * @module
+ */
+
+import type { ErrorStream } from "../types.ts";
+import { encoder } from "./bytes.ts";
+
+/**
+ * Writes all of `text` at once, so lines keep their order across stdout and
+ * stderr (a stalled pipe stalls the writer: the README says so).
+ */
+export function writeText(
+  to: { writeSync(bytes: Uint8Array): number },
+  text: string,
+): void {
+  const bytes = encoder.encode(text);
+  for (let sent = 0; sent < bytes.byteLength;) {
+    sent += to.writeSync(bytes.subarray(sent));
+  }
+}
+
+/** `wsgi.errors` by default: the process's standard error. */
+export const standardError: ErrorStream = {
+  write(text) {
+    writeText(Deno.stderr, text);
+  },
+  writelines(lines) {
+    for (const line of lines) this.write(line);
+  },
+  flush() {},
+};

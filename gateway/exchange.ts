@@ -1,0 +1,357 @@
+/**
+ * Steps 2 to 5 of a request, as wsgiref's `BaseHandler.run()` takes them:
+ * call the application, check what it gives `startResponse`, hand its body
+ * to `response.ts`, close the body however the response ends, and handle
+ * whatever goes wrong on the way.
+ *
+ * @module
+ */
+
+import {
+  type Application,
+  type Body,
+  type Chunk,
+  ContractError,
+  type Environ,
+  type Header,
+  type Write,
+} from "../types.ts";
+import { encoder } from "./bytes.ts";
+import type { Context } from "./context.ts";
+import { ClientGone } from "./input.ts";
+import type { Watcher } from "./log.ts";
+import { respondAtOnce, respondStreaming } from "./response.ts";
+import {
+  Broken,
+  checkBody,
+  type Checked,
+  checkHeaders,
+  checkStatus,
+  describe,
+  NO_CONTENT,
+  noContent,
+  notAChunk,
+} from "./rules.ts";
+
+/** One request: the environ built, then the application run on it. */
+export function handle(
+  app: Application,
+  environ: Environ,
+  context: Context,
+): Response | Promise<Response> {
+  return new Exchange(environ, context).run(app);
+}
+
+type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
+
+/** What a response is made of once it is fixed. */
+export interface Committed {
+  status: number;
+  statusText: string;
+  headers: Header[];
+}
+
+/**
+ * The state of one request/response exchange, from the application call to
+ * the last byte of the body.
+ */
+export class Exchange {
+  readonly environ: Environ;
+  readonly context: Context;
+  /** The trace and access log, when either is on. */
+  readonly watch?: Watcher;
+  /** Chunks waiting to go out: write() data, then the body's. */
+  readonly pending: Uint8Array[] = [];
+  /** The status and headers last given to startResponse, checked. */
+  #status?: [code: number, reason: string];
+  #headers?: Checked;
+  /** True once the status and headers have gone into a Response. */
+  #committed = false;
+  /** The first contract rule broken, kept even if the app swallowed it. */
+  #broken?: ContractError;
+  #body?: Body;
+  #source?: Source;
+  /** Empty chunks in a row: a body's heartbeat, or a runaway loop. */
+  #empties = 0;
+  #finished = false;
+
+  constructor(environ: Environ, context: Context) {
+    this.environ = environ;
+    this.context = context;
+    this.watch = context.watch?.(environ);
+  }
+
+  /** The headers as checked: their declared length and whether typed. */
+  get headers(): Checked | undefined {
+    return this.#headers;
+  }
+
+  // -- 2. the application call ------------------------------------------------
+
+  /**
+   * Calls the application. The result is a Promise only when something on
+   * the way is async: a sync app with an array body costs no promise at all.
+   */
+  run(app: Application): Response | Promise<Response> {
+    try {
+      const body = app(this.environ, this.startResponse);
+      return body instanceof Promise
+        ? body.then((body) => this.#respond(body), (error) => this.fail(error))
+        : this.#respond(body);
+    } catch (error) {
+      return this.fail(error);
+    }
+  }
+
+  #respond(result: unknown): Response | Promise<Response> {
+    try {
+      const body = checkBody(result);
+      if (body instanceof Broken) this.break(body);
+      this.#body = body;
+      if (Array.isArray(body) || typeof body === "string") {
+        return respondAtOnce(this, body);
+      }
+      this.#source = Symbol.asyncIterator in body
+        ? body[Symbol.asyncIterator]()
+        : body[Symbol.iterator]();
+      return respondStreaming(this).catch((error) => this.fail(error));
+    } catch (error) {
+      return this.fail(error);
+    }
+  }
+
+  // -- 3. startResponse and write, as the application sees them --------------
+
+  startResponse = (status: string, headers: Header[], excInfo?: unknown) => {
+    this.watch?.startResponse(status, headers, excInfo);
+    if (this.#status !== undefined) {
+      // null, like Python's None, is no excInfo at all.
+      if (excInfo == null) {
+        this.break(
+          new Broken(
+            "startResponse.once",
+            "startResponse() was called a second time without excInfo; pass the caught error as the third argument to replace the status",
+          ),
+        );
+      }
+      if (this.#committed) throw excInfo;
+    }
+    const parsed = checkStatus(status);
+    if (parsed instanceof Broken) this.break(parsed);
+    const checked = checkHeaders(headers);
+    if (checked instanceof Broken) this.break(checked);
+    this.#status = parsed;
+    this.#headers = checked;
+    return this.write;
+  };
+
+  write: Write = (chunk) => {
+    if (this.#status === undefined) {
+      this.break(
+        new Broken(
+          "write.before-start",
+          "write() was called before startResponse()",
+        ),
+      );
+    }
+    const bytes = this.toBytes(chunk, "write.chunk");
+    this.watch?.write(bytes.byteLength);
+    if (this.#finished) {
+      this.log(
+        `write() came after the body had ended: ${bytes.byteLength} bytes dropped`,
+      );
+    } else if (bytes.byteLength > 0) this.pending.push(bytes);
+  };
+
+  /**
+   * Records a broken rule and throws it into the application. The log line
+   * is the rule's sentence; the validator adds the rule's id.
+   */
+  break(broken: Broken): never {
+    const error = new ContractError(broken.message);
+    this.#broken ??= error;
+    throw error;
+  }
+
+  toBytes(
+    chunk: unknown,
+    rule: "write.chunk" | "body.chunk" = "body.chunk",
+  ): Uint8Array {
+    if (typeof chunk === "string") return encoder.encode(chunk);
+    if (chunk instanceof Uint8Array) return chunk;
+    return this.break(notAChunk(chunk, rule));
+  }
+
+  // -- 4. the body --------------------------------------------------------------
+
+  /**
+   * Makes sure a chunk is pending, pulling the body as needed; false once
+   * the body is over. A Promise only when the body is async.
+   */
+  next(): boolean | Promise<boolean> {
+    while (this.pending.length === 0) {
+      // Let other requests run between long runs of empty chunks.
+      if (this.#empties >= 1024) {
+        this.#empties = 0;
+        return new Promise((resolve) => setTimeout(resolve)).then(() =>
+          this.next()
+        );
+      }
+      const step = this.#source!.next();
+      if (step instanceof Promise) {
+        return step.then((step) =>
+          this.#take(step) ? this.next() : this.#ended()
+        );
+      }
+      if (!this.#take(step)) return this.#ended();
+    }
+    if (this.#broken) throw this.#broken;
+    return true;
+  }
+
+  /** Takes one step of the body; false when the body is over. */
+  #take(step: IteratorResult<Chunk>): boolean {
+    if (this.#broken) throw this.#broken;
+    if (step.done) return false;
+    const bytes = this.toBytes(step.value);
+    if (bytes.byteLength > 0) {
+      this.pending.push(bytes);
+      this.#empties = 0;
+    } else this.#empties++;
+    return true;
+  }
+
+  /** The body is over: close it (without waiting) and say so. */
+  #ended(): false {
+    this.finish(true);
+    return false;
+  }
+
+  /**
+   * Fixes the response: from here on it cannot change. The headers are the
+   * app's own list, so their case and order reach the wire as written.
+   */
+  commit(hasContent: boolean): Committed {
+    if (this.#broken) throw this.#broken;
+    if (this.#status === undefined) {
+      this.break(
+        new Broken(
+          "startResponse.never",
+          "startResponse() was never called; the application must call it before returning its body",
+        ),
+      );
+    }
+    const [status, statusText] = this.#status;
+    if (hasContent && NO_CONTENT.has(status)) {
+      this.break(noContent(status));
+    }
+    this.#committed = true;
+    return { status, statusText, headers: this.#headers!.list };
+  }
+
+  /** HEAD and 304 may declare the length of a body they do not carry. */
+  headersOnly(status: number): boolean {
+    return this.environ.REQUEST_METHOD === "HEAD" || status === 304;
+  }
+
+  // -- 5. close -------------------------------------------------------------------
+
+  /**
+   * Closes the body exactly once, whichever way the response ended. Nobody
+   * waits for it but the tests: a slow close() delays no response.
+   */
+  finish(completed: boolean): Promise<void> | undefined {
+    if (this.#finished) return;
+    this.#finished = true;
+    const source = completed ? undefined : this.#source;
+    if (source?.return || this.#body?.close) return this.#close(source);
+  }
+
+  async #close(unfinished: Source | undefined): Promise<void> {
+    // Both at once: an async generator returns only after its pending step,
+    // and the body's own close() must not wait for that.
+    await Promise.all([
+      unfinished?.return && this.#call("return()", () => unfinished.return!()),
+      this.#body?.close && this.#call("close()", () => this.#body!.close!()),
+    ]);
+  }
+
+  async #call(name: string, method: () => unknown): Promise<void> {
+    this.watch?.close(name);
+    try {
+      await method();
+    } catch (error) {
+      this.log(`the body's ${name} raised an error`, error);
+    }
+  }
+
+  // -- when things go wrong -----------------------------------------------------
+
+  /**
+   * After the first chunk it is too late for a 500: abort the transfer, so
+   * the client sees a broken response rather than a truncated one that looks
+   * complete.
+   */
+  abort(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    error: unknown,
+  ): void {
+    this.log("the response was aborted after it had started", error);
+    controller.error(new ResponseAborted());
+    this.finish(false);
+  }
+
+  /** Before the first chunk went out: close the body, answer 500. */
+  fail(error: unknown): Response {
+    this.finish(false);
+    if (error instanceof ContractError || error instanceof ClientGone) {
+      this.log(error.message);
+    } else this.log("the application raised an error", error);
+    this.watch?.end(500, SERVER_ERROR_BODY.length);
+    return serverError();
+  }
+
+  /** One line naming what happened, then the stack if there is one. */
+  log(what: string, error?: unknown): void {
+    const { REQUEST_METHOD, REQUEST_URI } = this.environ;
+    let line = `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${what}\n`;
+    if (error !== undefined) line += `${explain(error)}\n`;
+    try {
+      this.context.errors.write(line);
+    } catch {
+      // A broken error stream must not take the response down with it.
+    }
+  }
+}
+
+/**
+ * What a body stream fails with once the response has started. Deno prints
+ * it, so it says where the full story is, in one line and with no stack.
+ */
+export class ResponseAborted extends Error {
+  constructor() {
+    super(
+      "[wsgi] response aborted after it had started; the reason is in wsgi.errors",
+    );
+    this.stack = this.message;
+  }
+}
+
+const SERVER_ERROR_BODY =
+  "A server error occurred. Please contact the administrator.\n";
+
+/** The gateway's 500: plain text, no detail for the client. */
+export function serverError(): Response {
+  return new Response(SERVER_ERROR_BODY, {
+    status: 500,
+    statusText: "Internal Server Error",
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/** The rule a ContractError names, an Error's stack, or the value thrown. */
+export function explain(error: unknown): string {
+  if (error instanceof ContractError) return `  rule: ${error.message}`;
+  if (error instanceof Error) return String(error.stack);
+  return `  thrown: ${describe(error)}`;
+}

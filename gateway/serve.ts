@@ -1,0 +1,108 @@
+/**
+ * The two doors from Deno into the gateway: {@linkcode serve} listens with
+ * `Deno.serve`; {@linkcode toFetchHandler} gives a fetch handler for
+ * `deno serve`, another framework, or a test with no socket. Both run each
+ * request the same way: build the environ, then the exchange.
+ *
+ * @module
+ */
+
+import type {
+  Application,
+  FetchHandler,
+  GatewayOptions,
+  ServeOptions,
+} from "../types.ts";
+import { type Context, context } from "./context.ts";
+import { makeEnviron } from "./environ.ts";
+import { explain, handle, ResponseAborted, serverError } from "./exchange.ts";
+
+/**
+ * Serves a WSGI application with `Deno.serve`. Takes everything
+ * `Deno.serve` takes, plus the gateway's own options, and returns Deno's
+ * `HttpServer` (`shutdown()`, `finished`, `await using`).
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@denowsgi/wsgi";
+ *
+ * await using server = serve((_environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return ["Hola mundo!\n"];
+ * }, { hostname: "127.0.0.1", port: 0, onListen() {} });
+ * ```
+ */
+export function serve(
+  app: Application,
+  options: ServeOptions = {},
+): Deno.HttpServer {
+  const {
+    errors: _errors,
+    multiprocess: _multiprocess,
+    accessLog: _accessLog,
+    trace: _trace,
+    ...denoOptions
+  } = options;
+  const shared = context(options, true);
+  const server = Deno.serve(
+    {
+      // The gateway catches the application's errors itself; what reaches
+      // here is an aborted body, already logged, or a bug of ours.
+      onError(error) {
+        if (!(error instanceof ResponseAborted)) {
+          shared.errors.write(`[wsgi] internal error\n${explain(error)}\n`);
+        }
+        return serverError();
+      },
+      ...denoOptions as Deno.ServeTcpOptions,
+    },
+    gateway(app, shared),
+  );
+  const addr = server.addr;
+  if (addr.transport === "tcp") {
+    // The name the server was asked to listen on (`localhost`), as wsgiref
+    // reports it, rather than the address it resolved to.
+    shared.listening.name = "hostname" in options && options.hostname
+      ? options.hostname
+      : addr.hostname;
+    shared.listening.port = String(addr.port);
+  }
+  return server;
+}
+
+/**
+ * Turns a WSGI application into a fetch handler, so the same application
+ * runs under `Deno.serve`, under `deno serve` (`export default { fetch }`),
+ * and in tests with no socket at all.
+ *
+ * @example A test with no socket
+ * ```ts
+ * import { toFetchHandler } from "@denowsgi/wsgi";
+ *
+ * const handler = toFetchHandler((environ, startResponse) => {
+ *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
+ *   return [`Hola ${environ.PATH_INFO}\n`];
+ * });
+ * const response = await handler(new Request("http://localhost/mundo"));
+ * console.log(await response.text()); // "Hola /mundo"
+ * ```
+ */
+export function toFetchHandler(
+  app: Application,
+  options: GatewayOptions = {},
+): FetchHandler {
+  const handle = gateway(app, context(options, false));
+  return async (request, info) => await handle(request, info);
+}
+
+/** One request, in order: the environ, then the application's exchange. */
+function gateway(
+  app: Application,
+  context: Context,
+): (
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response> {
+  return (request, info) =>
+    handle(app, makeEnviron(request, info, context), context);
+}
