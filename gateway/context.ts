@@ -13,6 +13,8 @@ import { type LogSink, standardOutput, type Watcher, watchers } from "./log.ts";
 export interface Listening {
   name?: string;
   port?: string;
+  /** The authority Deno puts in `request.url` when a client sent no Host. */
+  fallback?: string;
 }
 
 /** What every request of one gateway shares. */

@@ -18,7 +18,7 @@ import {
 } from "../types.ts";
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
-import { ClientGone } from "./input.ts";
+import { ClientGone, RequestRefused } from "./input.ts";
 import type { Watcher } from "./log.ts";
 import { respondAtOnce, respondStreaming } from "./response.ts";
 import {
@@ -40,6 +40,15 @@ export function handle(
   context: Context,
 ): Response | Promise<Response> {
   return new Exchange(environ, context).run(app);
+}
+
+/** A request refused before the application sees it. */
+export function refuse(
+  environ: Environ,
+  context: Context,
+  refusal: RequestRefused,
+): Response {
+  return new Exchange(environ, context).fail(refusal);
 }
 
 type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
@@ -249,9 +258,17 @@ export class Exchange {
     return { status, statusText, headers: this.#headers!.list };
   }
 
+  /**
+   * Whether the client asked for HEAD, whatever the app made of
+   * REQUEST_METHOD. Deno caches the method with the URL: no cost.
+   */
+  get head(): boolean {
+    return this.environ["deno.request"].method === "HEAD";
+  }
+
   /** HEAD and 304 may declare the length of a body they do not carry. */
   headersOnly(status: number): boolean {
-    return this.environ.REQUEST_METHOD === "HEAD" || status === 304;
+    return this.head || status === 304;
   }
 
   // -- 5. close -------------------------------------------------------------------
@@ -301,9 +318,21 @@ export class Exchange {
     this.finish(false);
   }
 
-  /** Before the first chunk went out: close the body, answer 500. */
+  /**
+   * Before the first chunk went out: close the body, answer 500, or the 4xx
+   * a refused request gets.
+   */
   fail(error: unknown): Response {
     this.finish(false);
+    if (error instanceof RequestRefused) {
+      this.log(error.message);
+      const response = clientError(error);
+      this.watch?.end(
+        error.status,
+        Number(response.headers.get("content-length")),
+      );
+      return response;
+    }
     if (error instanceof ContractError || error instanceof ClientGone) {
       this.log(error.message);
     } else this.log("the application raised an error", error);
@@ -348,6 +377,28 @@ export function serverError(): Response {
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
+
+/** A refused request's answer: its status, and what was wrong with it. */
+function clientError({ status, message }: RequestRefused): Response {
+  const body = `${status} ${
+    STATUS_TEXT[status] ?? "Client Error"
+  }: ${message}\n`;
+  return new Response(body, {
+    status,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": String(encoder.encode(body).byteLength),
+    },
+  });
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  431: "Request Header Fields Too Large",
+};
 
 /** The rule a ContractError names, an Error's stack, or the value thrown. */
 export function explain(error: unknown): string {

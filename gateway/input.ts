@@ -17,6 +17,16 @@ const EMPTY = new Uint8Array(0);
 export class ClientGone extends Error {}
 
 /**
+ * A request the gateway will not serve as it came: answered with `status`
+ * (a 4xx) when the response has not started, and logged in one line.
+ */
+export class RequestRefused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/**
  * `wsgi.input` over a request's body, opened on the first read: under
  * Deno.serve, merely touching `request.body` sets up a stream.
  */
@@ -33,15 +43,35 @@ export class Input implements InputStream {
     this.#request = request;
   }
 
-  /** Deno.serve frames the body already; a Request built by hand may not. */
-  limit(length: number): void {
+  /**
+   * The body, on the first read. Deno.serve frames it by Content-Length
+   * already; a Request built by hand may hold more.
+   */
+  #open(): ReadableStream<Uint8Array> | null {
+    const request = this.#request;
+    if (request === null) return null;
+    const declared = request.headers.get("content-length");
+    const length = declared === null ? -1 : Number(declared.split(",", 1)[0]);
     if (length >= 0) this.#left = length;
+    // Deno.serve never hands over the body of a GET or HEAD: reading one
+    // that was declared must not look like reading an empty body.
+    const method = request.method;
+    if (
+      (method === "GET" || method === "HEAD") &&
+      (length > 0 || request.headers.has("transfer-encoding"))
+    ) {
+      throw new RequestRefused(
+        400,
+        `a ${method} request declared a body, which Deno.serve does not pass on: refused rather than read as empty`,
+      );
+    }
+    return request.body;
   }
 
   /** Makes sure something is buffered; false at the end of the body. */
   async #fill(): Promise<boolean> {
     if (this.#buffer.byteLength > 0) return true;
-    this.#body ??= this.#request?.body ?? null;
+    if (this.#body === undefined) this.#body = this.#open();
     if (this.#body === null || this.#left === 0) return false;
     this.#reader ??= this.#body.getReader();
     let step: ReadableStreamReadResult<Uint8Array>;

@@ -58,7 +58,14 @@ class RequestWatcher implements Watcher {
     accessLog: LogSink | undefined,
     trace: LogSink | undefined,
   ) {
-    this.#environ = environ;
+    // What the access log prints, read now: by the end Deno may have let go
+    // of the request, and the app may have rewritten the environ.
+    this.#environ = {
+      REMOTE_ADDR: environ.REMOTE_ADDR,
+      REQUEST_METHOD: environ.REQUEST_METHOD,
+      REQUEST_URI: environ.REQUEST_URI,
+      SERVER_PROTOCOL: environ.SERVER_PROTOCOL,
+    } as Environ;
     this.#number = number;
     this.#accessLog = accessLog;
     this.#trace = trace;

@@ -56,7 +56,7 @@ export function respondAtOnce(
   if (!onWire && declared === undefined && !NO_CONTENT.has(init.status)) {
     init.headers = [...init.headers, ["Content-Length", String(length)]];
   }
-  const head = exchange.environ.REQUEST_METHOD === "HEAD";
+  const head = exchange.head;
   exchange.watch?.end(init.status, head ? 0 : length);
   if (content.length === 0 || (head && !onWire)) {
     return new Response(null, init);
@@ -86,7 +86,7 @@ export async function respondStreaming(
     exchange.break(wrongLength(declared, exchange.pending[0].byteLength));
   }
   const init = exchange.commit(!empty);
-  if (empty || exchange.environ.REQUEST_METHOD === "HEAD") {
+  if (empty || exchange.head) {
     exchange.finish(false);
     exchange.watch?.end(init.status, 0);
     // A null body would make Deno declare `Content-Length: 0`, which HEAD

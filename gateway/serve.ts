@@ -15,7 +15,14 @@ import type {
 } from "../types.ts";
 import { type Context, context } from "./context.ts";
 import { makeEnviron } from "./environ.ts";
-import { explain, handle, ResponseAborted, serverError } from "./exchange.ts";
+import {
+  explain,
+  handle,
+  refuse,
+  ResponseAborted,
+  serverError,
+} from "./exchange.ts";
+import { RequestRefused } from "./input.ts";
 
 /**
  * Serves a WSGI application with `Deno.serve`. Takes everything
@@ -66,6 +73,12 @@ export function serve(
       ? options.hostname
       : addr.hostname;
     shared.listening.port = String(addr.port);
+    // Under TLS, HTTP/2 carries the host in :authority and sends no Host,
+    // and Deno does not say which version was spoken: there an authority
+    // equal to Deno's own fallback may well be the client's.
+    if (!("cert" in options)) {
+      shared.listening.fallback = `localhost:${addr.port}`;
+    }
   }
   return server;
 }
@@ -103,6 +116,33 @@ function gateway(
   request: Request,
   info?: Deno.ServeHandlerInfo,
 ) => Response | Promise<Response> {
-  return (request, info) =>
-    handle(app, makeEnviron(request, info, context), context);
+  const { listening } = context;
+  return (request, info) => {
+    const url = request.url;
+    const environ = makeEnviron(request, url, info, context);
+    // Deno fills in its own authority when the client sent no Host; only
+    // then is the Host header worth fetching.
+    if (
+      listening.fallback !== undefined &&
+      authorityIs(url, listening.fallback) && !request.headers.has("host")
+    ) {
+      return refuse(
+        environ,
+        context,
+        new RequestRefused(
+          400,
+          "the request has no Host header, which HTTP/1.1 requires (RFC 9112, section 3.2)",
+        ),
+      );
+    }
+    return handle(app, environ, context);
+  };
+}
+
+/** Whether the authority of `url` (`scheme://authority/…`) is `authority`. */
+function authorityIs(url: string, authority: string): boolean {
+  const start = url.indexOf("://") + 3;
+  const end = start + authority.length;
+  return url.startsWith(authority, start) &&
+    (end === url.length || url[end] === "/");
 }

@@ -19,10 +19,15 @@ import { caCert, cert, key } from "./fixtures/tls.ts";
 
 // -- helpers ----------------------------------------------------------------
 
-/** An application that records the environ it is given and answers "ok". */
-function recorder(seen: Environ[]): Application {
+/**
+ * An application that records the environ it is given and answers "ok".
+ * On a real server it records a copy, taken during the request: Deno lets
+ * go of a request once its whole response is handed over, and what the
+ * environ had not yet read from it is gone (see the late-read tests).
+ */
+function recorder(seen: Environ[], copy = false): Application {
   return (environ, startResponse) => {
-    seen.push(environ);
+    seen.push(copy ? { ...environ } : environ);
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return ["ok"];
   };
@@ -55,7 +60,7 @@ async function serveAndRecord(
   options: Partial<ServeOptions> = {},
 ): Promise<Environ[]> {
   const seen: Environ[] = [];
-  const server = serve(recorder(seen), {
+  const server = serve(recorder(seen, true), {
     hostname: "127.0.0.1",
     port: 0,
     onListen() {},
