@@ -9,6 +9,82 @@
  *
  * Use it in development and in tests; it adds work to every request.
  *
+ * Under our gateway the client gets the usual 500 and `wsgi.errors` gets the
+ * message; if the body had already started, the transfer is aborted. In a
+ * test, `assert.throws(..., ValidationError)` works, and `error.rule` holds
+ * the id. An application that catches the error does not escape it: the
+ * same violation is thrown again at the next step. A conforming exchange is
+ * not changed: the body is wrapped lazily, one chunk pulled for each chunk
+ * the server pulls, and `close()` and a generator's `return()` are passed on
+ * exactly once. A body the validator refuses is closed all the same.
+ *
+ * ## The rules, by id
+ *
+ * The status, header and body-shape checks are the gateway's own (written
+ * once, in `gateway/rules.ts`); the validator adds the rest on top.
+ *
+ * - `environ`: the environ is a plain object.
+ * - `environ.KEY`: the required keys are present (`REQUEST_METHOD`,
+ *   `SCRIPT_NAME`, `PATH_INFO`, `QUERY_STRING`, `SERVER_NAME`,
+ *   `SERVER_PORT`, `SERVER_PROTOCOL`, `wsgi.version`, `wsgi.url_scheme`,
+ *   `wsgi.input`, `wsgi.errors`, `wsgi.multithread`, `wsgi.multiprocess`,
+ *   `wsgi.run_once`), and:
+ *   - every key without a dot (a CGI variable) is a string;
+ *   - `REQUEST_METHOD` is an HTTP token;
+ *   - `SCRIPT_NAME` is `""` or starts with `/`, and is never `/` alone;
+ *   - `PATH_INFO` is `""` or starts with `/` (both may be empty, as wsgiref
+ *     and Rack allow);
+ *   - `SERVER_NAME` is not empty; `SERVER_PORT` is digits, and so is
+ *     `CONTENT_LENGTH` when present and not empty;
+ *   - `SERVER_PROTOCOL` is `HTTP/x.y`;
+ *   - `HTTP_CONTENT_TYPE` and `HTTP_CONTENT_LENGTH` do not exist;
+ *   - `wsgi.version` is `[1, 0]`; `wsgi.url_scheme` is `http` or `https`;
+ *   - `wsgi.input` has `read`, `readline`, `readlines` and is async
+ *     iterable; `wsgi.errors` has `write`, `writelines`, `flush`;
+ *   - the `wsgi.*` flags are booleans.
+ * - `startResponse.status`: a string of three digits, a space and a reason
+ *   phrase, code 200–599.
+ * - `startResponse.headers`: an array of `[name, value]` pairs of strings.
+ * - `header.name`, `header.Status`, `header.hop-by-hop`, `header.value`:
+ *   names are HTTP tokens; no `Status` header (the status is the first
+ *   argument); no hop-by-hop header; values are latin-1 without control
+ *   characters (a tab is fine).
+ * - `header.Content-Length`, `header.Content-Type`: `Content-Length` is
+ *   digits and absent from a 204; no `Content-Type` on 204, 205 or 304.
+ * - `startResponse.once`, `startResponse.excInfo`: a second call needs
+ *   `excInfo`, and `excInfo` is the `Error` that was caught.
+ * - `app.return`: the app returns an iterable or async iterable (or a
+ *   Promise of one), not nothing, not a bare string, not a bare
+ *   `Uint8Array`.
+ * - `body.chunk`, `write.chunk`: every chunk is a string or a `Uint8Array`.
+ * - `body.before-startResponse`, `startResponse.never`: `startResponse`
+ *   comes before the first chunk, and before the body ends.
+ * - `body.no-content`, `body.Content-Type`, `body.Content-Length`: 204, 205
+ *   and 304 have no body; a body has a `Content-Type`; a declared
+ *   `Content-Length` matches the body in UTF-8 bytes (not checked for HEAD
+ *   and 304).
+ * - `body.close-once`, `body.after-close`: the server calls `close()` once
+ *   and pulls nothing after it.
+ * - `input.read`, `input.readline`, `input.readlines`, `input.close`: sizes
+ *   are whole numbers or left out; the app never closes `wsgi.input`.
+ * - `input.past-CONTENT_LENGTH`: without `wsgi.input_terminated`, a read
+ *   never asks for more than `CONTENT_LENGTH` leaves.
+ * - `input.result`: the server's reads give `Uint8Array`s, no more than was
+ *   asked, a line ends at its first newline, and never more than
+ *   `CONTENT_LENGTH` in all.
+ * - `errors.write`, `errors.writelines`, `errors.close`: only strings go to
+ *   `wsgi.errors`, and the app never closes it.
+ *
+ * Where it is stricter than our gateway, on purpose: the gateway sends a
+ * bare string as one chunk, but the validator rejects it, as wsgiref does,
+ * because in Python a `str` body goes out one character at a time and the
+ * app is not portable. And a response with a body must say its
+ * `Content-Type`, since WSGI has no default. A HEAD response may carry a
+ * body: PEP 3333 leaves dropping it to the server, and our gateway does. A
+ * `close()` that never comes cannot be seen from inside the exchange
+ * (wsgiref can only warn at garbage collection), so the tests check that
+ * our gateway calls it.
+ *
  * @example
  * ```ts
  * import { serve } from "@denowsgi/wsgi";

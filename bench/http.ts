@@ -14,7 +14,7 @@
  * fresh for each scenario, so its peak RSS (VmHWM) belongs to that
  * scenario. `--write-readme` also runs the micro-benchmarks and rewrites
  * the table between `<!-- bench:start -->` and `<!-- bench:end -->` in
- * README.md, and bench/results.json. `--quick` is for checking the suite
+ * bench/README.md, and bench/results.json. `--quick` is for checking the suite
  * itself: 2 rounds of 1 s and transfers 16 times smaller; its figures mean
  * little.
  *
@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { HTTP_SCENARIOS, type HttpScenario } from "./scenarios.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const README = `${ROOT}README.md`;
+const README = `${ROOT}bench/README.md`;
 const RESULTS = `${ROOT}bench/results.json`;
 const MARKERS = ["<!-- bench:start -->", "<!-- bench:end -->"] as const;
 const MiB = 1024 * 1024;
@@ -498,7 +498,7 @@ function tabulate(
 }
 
 // ---------------------------------------------------------------------------
-// Micro-benchmarks (deno bench), for the README table
+// Micro-benchmarks (deno bench), for the table in bench/README.md
 // ---------------------------------------------------------------------------
 
 interface MicroRow {
@@ -629,7 +629,7 @@ async function writeReadme(table: string): Promise<void> {
   const end = readme.indexOf(MARKERS[1]);
   if (start === -1 || end < start) {
     console.log(
-      `\nREADME.md has no ${
+      `\nbench/README.md has no ${
         MARKERS.join(" … ")
       } markers: the table above was not written.`,
     );
@@ -643,7 +643,9 @@ async function writeReadme(table: string): Promise<void> {
   );
   // As `deno fmt` would lay the table out, so CI's `fmt --check` stays green.
   await client(deno, ["fmt", "--quiet", README], 60);
-  console.log(`\nREADME.md: results table rewritten between the markers.`);
+  console.log(
+    `\nbench/README.md: results table rewritten between the markers.`,
+  );
 }
 
 // ---------------------------------------------------------------------------

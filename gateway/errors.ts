@@ -10,7 +10,7 @@ import { encoder } from "./bytes.ts";
 
 /**
  * Writes all of `text` at once, so lines keep their order across stdout and
- * stderr (a stalled pipe stalls the writer: the README says so).
+ * stderr (a stalled pipe stalls the writer: docs/gateway.md says so).
  */
 export function writeText(
   to: { writeSync(bytes: Uint8Array): number },
