@@ -55,8 +55,13 @@ export function makeEnviron(
   environ["wsgi.file_wrapper"] = fileWrapper;
   environ["deno.request"] = request;
   if (info !== undefined) environ["deno.info"] = info;
-  return new Proxy(environ, new Lazy(request, url, info, context));
+  const lazy = new Lazy(request, url, info, context);
+  (environ as unknown as Record<symbol, Lazy>)[LAZY] = lazy;
+  return new Proxy(environ, lazy);
 }
+
+/** Where the target keeps its traps, for the inspector, which reads the target. */
+const LAZY = Symbol("lazy environ");
 
 /**
  * What the inspector shows: Deno's `console.log` looks up this symbol on a
@@ -65,11 +70,15 @@ export function makeEnviron(
 const INSPECTABLE = Object.create(Object.prototype, {
   [Symbol.for("Deno.customInspect")]: {
     value(
-      this: Environ,
+      this: Environ & { [LAZY]: Lazy },
       inspect: (value: unknown, options: unknown) => string,
       options: unknown,
     ) {
-      return inspect({ ...this }, options);
+      const keys = this[LAZY].ownKeys(this);
+      return inspect(
+        Object.fromEntries(keys.map((key) => [key, this[key as string]])),
+        options,
+      );
     },
   },
 });
@@ -138,7 +147,7 @@ class Lazy implements ProxyHandler<Environ> {
 
   ownKeys(environ: Environ): (string | symbol)[] {
     for (const group of [TARGET, REMOTE, HEADERS]) this.#fill(environ, group);
-    return Reflect.ownKeys(environ);
+    return Reflect.ownKeys(environ).filter((key) => key !== LAZY);
   }
 
   /** The environ answers to `Object.getPrototypeOf` as a plain object. */
