@@ -50,95 +50,6 @@ function mentions(lines: string[], text: string): string[] {
 }
 
 // ---------------------------------------------------------------------------
-// 1. Control characters in header values
-// ---------------------------------------------------------------------------
-
-const CONTROLS = ["\x01", "\x0b", "\x1f", "\x7f"];
-
-/** Sends `X-Value: value`; a clean value is answered 200 "ok". */
-const headerValueApp = (value: string): Application => (_e, startResponse) => {
-  startResponse("200 OK", [["Content-Type", "text/plain"], ["X-Value", value]]);
-  return ["ok"];
-};
-
-const CONTROL_CHARACTER =
-  /the value of header X-Value contains a control character/;
-
-for (const control of CONTROLS) {
-  const code = control.charCodeAt(0).toString(16).padStart(2, "0");
-  Deno.test(`a header value with control character \\x${code} is a 500 naming the rule`, async () => {
-    const { request, lines } = harness(headerValueApp(`a${control}b`));
-    await assertRuleBroken(await request(), lines, CONTROL_CHARACTER);
-  });
-}
-
-Deno.test("a real server refuses control characters in header values and keeps serving; a tab is allowed", async () => {
-  const { server, lines, url } = listen((environ, startResponse) =>
-    headerValueApp(decodeURIComponent(environ.QUERY_STRING))(
-      environ,
-      startResponse,
-    )
-  );
-  try {
-    for (const control of CONTROLS) {
-      const bad = await fetch(`${url}/?${encodeURIComponent(`a${control}b`)}`);
-      await assertServerError(bad);
-      const good = await fetch(`${url}/?${encodeURIComponent("a\tb")}`);
-      assert.equal(good.status, 200);
-      assert.equal(good.headers.get("x-value"), "a\tb");
-      assert.equal(await good.text(), "ok");
-    }
-    assert.equal(lines.length, CONTROLS.length);
-    for (const line of lines) assert.match(line, CONTROL_CHARACTER);
-  } finally {
-    await server.shutdown();
-  }
-});
-
-// ---------------------------------------------------------------------------
-// 2. Headers are those checked at the startResponse call
-// ---------------------------------------------------------------------------
-
-const LATE_CHANGES: [string, (headers: Header[]) => void][] = [
-  [
-    "pushes Transfer-Encoding",
-    (h) => void h.push(["Transfer-Encoding", "chunked"]),
-  ],
-  ["pushes a header", (h) => void h.push(["X-Late", "1"])],
-  ["changes a value in place", (h) => void (h[0][1] = "text/html")],
-];
-
-for (const [change, mutate] of LATE_CHANGES) {
-  Deno.test(`an app that ${change} after startResponse does not change the response`, async () => {
-    for (const streamed of [false, true]) {
-      const { request, lines } = harness((_environ, startResponse) => {
-        const headers: Header[] = [["Content-Type", "text/plain"]];
-        startResponse("200 OK", headers);
-        if (!streamed) {
-          mutate(headers);
-          return ["ok"];
-        }
-        // Before the first chunk: the response is not committed yet.
-        return (function* () {
-          mutate(headers);
-          yield "ok";
-        })();
-      });
-      const response = await request();
-      assert.equal(await response.text(), "ok");
-      assert.deepEqual(
-        [...response.headers],
-        streamed
-          ? [["content-type", "text/plain"]]
-          : [["content-length", "2"], ["content-type", "text/plain"]],
-        streamed ? "a generator body" : "an array body",
-      );
-      assert.deepEqual(lines, []);
-    }
-  });
-}
-
-// ---------------------------------------------------------------------------
 // 3. No Content-Type unless the app sets one
 // ---------------------------------------------------------------------------
 
@@ -295,8 +206,8 @@ for (const length of ["0", "3"]) {
     const { request, lines } = harness(overLength(length));
     await assertRuleBroken(
       await request(),
-      lines,
       new RegExp(`the body is longer than its Content-Length, ${length}$`, "m"),
+      lines,
     );
   });
 }
@@ -344,23 +255,6 @@ Deno.test("a generator whose return() throws still gets its close() called, and 
   const log = lines.join("");
   assert.ok(log.includes("the body's return() raised an error"), log);
   assert.ok(log.includes("cleanup failed"), log);
-});
-
-// ---------------------------------------------------------------------------
-// 8. excInfo null is no excInfo
-// ---------------------------------------------------------------------------
-
-Deno.test("a second startResponse with excInfo null is a 500 naming the second-call rule", async () => {
-  const { request, lines } = harness((_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "text/plain"]]);
-    startResponse("503 Service Unavailable", [], null);
-    return ["replaced"];
-  });
-  await assertRuleBroken(
-    await request(),
-    lines,
-    /startResponse\(\) was called a second time without excInfo/,
-  );
 });
 
 // ---------------------------------------------------------------------------
@@ -514,8 +408,8 @@ for (const [what, args, rule] of TRACED_MISTAKES) {
     }, { errors, trace: (line) => traced.push(line) });
     await assertRuleBroken(
       await handler(new Request("http://localhost/")),
-      lines,
       rule,
+      lines,
     );
     assert.ok(
       traced.some((line) => line.includes("startResponse(")),
