@@ -138,6 +138,18 @@ export function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
+/**
+ * Waits until `condition` holds, letting queued callbacks run between
+ * checks, for a bounded number of turns; times nothing.
+ */
+export async function until(
+  condition: () => boolean,
+  what: string,
+): Promise<void> {
+  for (let turn = 0; turn < 5000 && !condition(); turn++) await settle();
+  assert.ok(condition(), `never happened: ${what}`);
+}
+
 /** Adds a `close()` that counts its calls in `closed`. */
 export function withClose<T extends object>(
   body: T,

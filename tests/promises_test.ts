@@ -11,15 +11,7 @@ import assert from "node:assert/strict";
 import { type Application, makeServer, toFetchHandler } from "../mod.ts";
 import { Client } from "../testing.ts";
 import { environApp } from "../examples/environ.ts";
-import {
-  assertAbortedAfter,
-  assertRuleBroken,
-  exchange,
-  harness,
-  listen,
-  settle,
-  withClose,
-} from "./_helpers.ts";
+import { exchange, harness, listen } from "./_helpers.ts";
 
 /** An application that answers with the environ value under `key`. */
 function echo(key: string): Application {
@@ -114,92 +106,6 @@ Deno.test("makeServer: serveForever() resolves after shutdown()", async () => {
   const forever = httpd.serveForever();
   await httpd.shutdown();
   await forever;
-});
-
-// ---------------------------------------------------------------------------
-// Status and body rules
-// ---------------------------------------------------------------------------
-
-/** An application with `status` and a body of `body`. */
-function answering(
-  status: string,
-  body: Iterable<string> | AsyncIterable<string>,
-  headers: [string, string][] = [],
-): Application {
-  return (_environ, startResponse) => {
-    startResponse(status, headers);
-    return body;
-  };
-}
-
-async function* chunks(...pieces: string[]): AsyncGenerator<string> {
-  for (const piece of pieces) {
-    await settle();
-    yield piece;
-  }
-}
-
-const NO_BODY: [
-  string,
-  string,
-  () => Iterable<string> | AsyncIterable<string>,
-][] = [
-  ["205 Reset Content", "an array", () => ["x"]],
-  ["304 Not Modified", "an array", () => ["x"]],
-  ["304 Not Modified", "a streamed", () => chunks("x")],
-];
-
-for (const [status, kind, body] of NO_BODY) {
-  Deno.test(`body: a ${status} with ${kind} body is a 500 naming the rule`, async () => {
-    const { lines, request } = harness(answering(status, body()));
-    await assertRuleBroken(
-      await request(),
-      new RegExp(`a ${status.slice(0, 3)} response has no body`),
-      lines,
-    );
-  });
-}
-
-Deno.test("body: a stream that ends short of its Content-Length is aborted", async () => {
-  const { request } = harness(
-    answering("200 OK", chunks("hello"), [["Content-Length", "10"]]),
-  );
-  await assertAbortedAfter(await request(), "hello");
-});
-
-Deno.test("body: a stream that passes its Content-Length on a later chunk is aborted", async () => {
-  const { request } = harness(
-    answering("200 OK", chunks("abc", "defg"), [["Content-Length", "6"]]),
-  );
-  await assertAbortedAfter(await request(), "abc");
-});
-
-Deno.test("body: a stream of exactly its Content-Length is sent whole", async () => {
-  const { lines, request } = harness(
-    answering("200 OK", chunks("abc", "def"), [["Content-Length", "6"]]),
-  );
-  assert.equal(await (await request()).text(), "abcdef");
-  assert.deepEqual(lines, []);
-});
-
-Deno.test("body: an async iterable with close(), in a Promise, streams and is closed once", async () => {
-  const body = withClose({
-    [Symbol.asyncIterator]: () => chunks("uno ", "dos")[Symbol.asyncIterator](),
-  });
-  const { request } = harness(async (_environ, startResponse) => {
-    startResponse("200 OK", [["Content-Type", "text/plain"]]);
-    return await Promise.resolve(body);
-  });
-  const response = await request();
-  assert.equal(response.headers.get("content-length"), null, "it streams");
-  assert.equal(await response.text(), "uno dos");
-  await settle();
-  assert.equal(body.closed, 1);
-});
-
-Deno.test("body: a Set of chunks is a body", async () => {
-  const { request } = harness(answering("200 OK", new Set(["uno ", "dos"])));
-  assert.equal(await (await request()).text(), "uno dos");
 });
 
 // ---------------------------------------------------------------------------
