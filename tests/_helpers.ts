@@ -51,6 +51,14 @@ export function harness(app: Application): Harness {
   };
 }
 
+/** An application that answers with the environ value under `key`. */
+export function echoKey(key: string): Application {
+  return (environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [String(environ[key])];
+  };
+}
+
 /** A line of a JavaScript stack trace. */
 export const STACK_FRAME = /^\s+at \S/m;
 
