@@ -1,5 +1,7 @@
 /**
- * The error rules (issue 2, point 6), through the fetch handler. Every test
+ * The error rules: exceptions before and after the first chunk, a missing
+ * startResponse, what the application returns, chunks of the wrong type
+ * and a broken wsgi.errors, through the fetch handler. Every test
  * ends by sending a good request to the same handler: the gateway keeps
  * serving after any failure.
  *

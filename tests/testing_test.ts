@@ -1,5 +1,5 @@
 /**
- * The in-process test client (issue 3, point 3), and the lesson's
+ * The in-process test client, its options and its limits, and the lesson's
  * holamundo example tested through it.
  *
  * @module
