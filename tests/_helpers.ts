@@ -15,6 +15,7 @@ import {
   type ServeOptions,
   toFetchHandler,
 } from "../mod.ts";
+import type { TestResponse } from "../testing.ts";
 
 /** An application behind a fetch handler, with its wsgi.errors captured. */
 export interface Harness {
@@ -50,15 +51,28 @@ export function harness(app: Application): Harness {
   };
 }
 
+/** An application that answers with the environ value under `key`. */
+export function echoKey(key: string): Application {
+  return (environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [String(environ[key])];
+  };
+}
+
 /** A line of a JavaScript stack trace. */
 export const STACK_FRAME = /^\s+at \S/m;
+
+/** A response from `fetch` or the fetch handler, or the test client's. */
+export type Answer = Response | TestResponse;
 
 /**
  * Reads a response and asserts it is the gateway's generic 500: text/plain,
  * a message, and no stack. Returns the body.
  */
-export async function assertServerError(response: Response): Promise<string> {
-  const body = await response.text();
+export async function assertServerError(response: Answer): Promise<string> {
+  const body = response instanceof Response
+    ? await response.text()
+    : response.text;
   assert.equal(response.status, 500);
   assert.match(response.headers.get("content-type") ?? "", /^text\/plain/);
   assert.ok(body.length > 0, "the 500 carries a message");
@@ -69,12 +83,13 @@ export async function assertServerError(response: Response): Promise<string> {
 
 /**
  * Asserts the response every broken contract rule gets: the generic 500,
- * and exactly one log line in wsgi.errors, matching `rule`.
+ * and exactly one log line in wsgi.errors, `lines` (the test client's
+ * response carries its own), matching `rule`.
  */
 export async function assertRuleBroken(
-  response: Response,
-  lines: string[],
+  response: Answer,
   rule: RegExp,
+  lines: string[] = response instanceof Response ? [] : response.errors,
 ): Promise<void> {
   await assertServerError(response);
   assert.equal(
@@ -102,9 +117,17 @@ export function assertStackLogged(lines: string[], message: string): void {
  * `expected` text arrives, then reading rejects instead of ending cleanly.
  */
 export async function assertAbortedAfter(
-  response: Response,
+  response: Answer,
   expected: string,
 ): Promise<void> {
+  if (!(response instanceof Response)) {
+    assert.ok(
+      response.aborted,
+      "reading the body must reject, not end as a success",
+    );
+    assert.equal(response.text, expected);
+    return;
+  }
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   let received = "";
@@ -121,6 +144,18 @@ export async function assertAbortedAfter(
 /** Lets every queued callback run (one macrotask); times nothing. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * Waits until `condition` holds, letting queued callbacks run between
+ * checks, for a bounded number of turns; times nothing.
+ */
+export async function until(
+  condition: () => boolean,
+  what: string,
+): Promise<void> {
+  for (let turn = 0; turn < 5000 && !condition(); turn++) await settle();
+  assert.ok(condition(), `never happened: ${what}`);
 }
 
 /** Adds a `close()` that counts its calls in `closed`. */

@@ -371,6 +371,19 @@ Deno.test("cli: a port already in use → one-line error, exit 2", async () => {
   assert.doesNotMatch(stderr, STACK_FRAME);
 });
 
+Deno.test("cli: a port already in use is named in the error", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { stderr } = await run([
+    ...SERVER,
+    "-b",
+    `127.0.0.1:${taken.addr.port}`,
+  ]);
+  assert.ok(
+    stderr.includes(`cannot listen on 127.0.0.1:${taken.addr.port}`),
+    stderr,
+  );
+});
+
 // ---------------------------------------------------------------------------
 // The access log seen from outside the process
 // ---------------------------------------------------------------------------
@@ -422,6 +435,23 @@ Deno.test("commonLogLine: the zone offset in other time zones", async () => {
     assert.equal(code, 0);
     assert.equal(stdout, `- - - [${date}] "GET / HTTP/1.1" 200 5\n`, zone);
   }
+});
+
+Deno.test("cli: --no-access-log then --access-log: the last one wins", async () => {
+  await using cli = new Cli([
+    "-b",
+    "127.0.0.1:0",
+    "--no-access-log",
+    "--access-log",
+    "tests/fixtures/apps.ts",
+  ]);
+  const url = await cli.listening("tests/fixtures/apps.ts");
+  assert.equal((await get(url)).status, 200);
+  assert.match(
+    await cli.line(),
+    /^127\.0\.0\.1 - - \[.+\] "GET \/ HTTP\/1\.1" 200 /,
+  );
+  assert.equal((await cli.stop()).code, 0);
 });
 
 // ---------------------------------------------------------------------------
@@ -511,40 +541,6 @@ Deno.test("cli: SIGTERM stops an idle server, which says Stopped. and exits 0", 
   });
 });
 
-// ---------------------------------------------------------------------------
-// More README promises seen from outside the process
-// ---------------------------------------------------------------------------
-
-Deno.test("cli: --no-access-log then --access-log: the last one wins", async () => {
-  await using cli = new Cli([
-    "-b",
-    "127.0.0.1:0",
-    "--no-access-log",
-    "--access-log",
-    "tests/fixtures/apps.ts",
-  ]);
-  const url = await cli.listening("tests/fixtures/apps.ts");
-  assert.equal((await get(url)).status, 200);
-  assert.match(
-    await cli.line(),
-    /^127\.0\.0\.1 - - \[.+\] "GET \/ HTTP\/1\.1" 200 /,
-  );
-  assert.equal((await cli.stop()).code, 0);
-});
-
-Deno.test("cli: a port already in use is named in the error", async () => {
-  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { stderr } = await run([
-    ...SERVER,
-    "-b",
-    `127.0.0.1:${taken.addr.port}`,
-  ]);
-  assert.ok(
-    stderr.includes(`cannot listen on 127.0.0.1:${taken.addr.port}`),
-    stderr,
-  );
-});
-
 Deno.test("cli: Ctrl+C lets a response in flight finish, then says Stopped.", async () => {
   await using cli = new Cli([
     "-b",
@@ -573,6 +569,11 @@ Deno.test("cli: Ctrl+C lets a response in flight finish, then says Stopped.", as
     await reader.cancel().catch(() => {});
   }
 });
+
+// ---------------------------------------------------------------------------
+// What only a separate process shows: deno serve, the examples, the
+// default wsgi.errors, the dependencies
+// ---------------------------------------------------------------------------
 
 Deno.test("deno serve: a module exporting { fetch: toFetchHandler(app) } serves it", async () => {
   const child = deno([

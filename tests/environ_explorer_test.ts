@@ -155,3 +155,15 @@ Deno.test("the explorer shows keys a middleware added, under other keys", async 
     html.includes(row("myapp.user", "&quot;&lt;b&gt;ada&lt;/b&gt;&quot;")),
   );
 });
+
+Deno.test("the explorer: the form's defaults and labels are the handout's", async () => {
+  const html = await page("/");
+  for (
+    const promised of [
+      'name="nombre" value="Ada"',
+      'value="hola &amp; adiós"',
+      "Enviar (POST)",
+      "Cuerpo leído de wsgi.input",
+    ]
+  ) assert.ok(html.includes(promised), `the page has ${promised}`);
+});

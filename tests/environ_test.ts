@@ -14,7 +14,8 @@ import {
   type ServeOptions,
   toFetchHandler,
 } from "../mod.ts";
-import { collector, exchange } from "./_helpers.ts";
+import { Client } from "../testing.ts";
+import { collector, echoKey, exchange, listen } from "./_helpers.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
 
 // -- helpers ----------------------------------------------------------------
@@ -300,6 +301,15 @@ Deno.test("repeated headers on the wire are joined with a comma and a space", as
   assert.equal(seen[0].HTTP_X_MULTI, "uno, dos, tres");
 });
 
+Deno.test("environ: a Request with two cookie headers arrives joined with ; ", async () => {
+  const response = await new Client(echoKey("HTTP_COOKIE")).request(
+    new Request("http://localhost/", {
+      headers: new Headers([["cookie", "a=1"], ["cookie", "b=2"]]),
+    }),
+  );
+  assert.equal(response.text, "a=1; b=2");
+});
+
 Deno.test("header names containing an underscore are dropped", async () => {
   const environ = await environOf(
     new Request("http://localhost/", {
@@ -366,6 +376,14 @@ Deno.test("SERVER_NAME and SERVER_PORT come from the URL's host when there is no
   assert.equal(https.SERVER_PORT, "443");
 });
 
+Deno.test("environ: SERVER_NAME is localhost when serve is given localhost", async () => {
+  await using listening = listen(echoKey("SERVER_NAME"), {
+    hostname: "localhost",
+  });
+  const response = await fetch(`http://localhost:${listening.port}/`);
+  assert.equal(await response.text(), "localhost");
+});
+
 Deno.test("HTTP_HOST is the Host header", async () => {
   const environ = await environOf(
     new Request("http://localhost:8000/", { headers: { Host: "other.test" } }),
@@ -424,6 +442,56 @@ Deno.test("SERVER_PROTOCOL is HTTP/1.1", async () => {
   });
   assert.equal(seen[0].SERVER_PROTOCOL, "HTTP/1.1");
 });
+
+// -- what only a raw request on a socket shows --------------------------------
+
+/** Raw requests only a socket can send, and the environ value each gives. */
+const ON_THE_WIRE: [
+  what: string,
+  key: string,
+  request: string,
+  seen: string,
+][] = [
+  [
+    "two Cookie lines arrive joined with ;",
+    "HTTP_COOKIE",
+    "GET / HTTP/1.1\r\nCookie: a=1\r\nCookie: b=2\r\n",
+    "a=1; b=2",
+  ],
+  [
+    "an HTTP/1.0 request has SERVER_PROTOCOL HTTP/1.1",
+    "SERVER_PROTOCOL",
+    "GET / HTTP/1.0\r\n",
+    "HTTP/1.1",
+  ],
+  [
+    "OPTIONS * arrives as PATH_INFO /*",
+    "PATH_INFO",
+    "OPTIONS * HTTP/1.1\r\n",
+    "/*",
+  ],
+  [
+    "an absolute-form target arrives as REQUEST_URI /z",
+    "REQUEST_URI",
+    "GET http://example.com/z HTTP/1.1\r\n",
+    "/z",
+  ],
+];
+
+for (const [what, key, request, seen] of ON_THE_WIRE) {
+  Deno.test(`environ on the wire: ${what}`, async () => {
+    await using listening = listen(echoKey(key));
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: listening.port,
+    });
+    const raw = await exchange(
+      conn,
+      `${request}Host: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(raw.slice(raw.indexOf("\r\n\r\n") + 4), seen, raw);
+  });
+}
 
 // -- the wsgi.* keys ---------------------------------------------------------
 

@@ -1,5 +1,7 @@
 /**
- * The error rules (issue 2, point 6), through the fetch handler. Every test
+ * The error rules: exceptions before and after the first chunk, a missing
+ * startResponse, what the application returns, chunks of the wrong type
+ * and a broken wsgi.errors, through the fetch handler. Every test
  * ends by sending a good request to the same handler: the gateway keeps
  * serving after any failure.
  *
@@ -145,7 +147,7 @@ const silent: [string, Application][] = [
 for (const [what, app] of silent) {
   Deno.test(`an application that returns ${what} without calling startResponse is a 500 with a clear log line`, async () => {
     const { request, lines } = harness(orOk(app));
-    await assertRuleBroken(await request(), lines, /never called/);
+    await assertRuleBroken(await request(), /never called/, lines);
     await assertKeepsServing(request);
   });
 }
@@ -170,7 +172,7 @@ for (const [what, result] of notBodies) {
       startResponse("200 OK", []);
       return result as Body;
     }));
-    await assertRuleBroken(await request(), lines, /must return an iterable/);
+    await assertRuleBroken(await request(), /must return an iterable/, lines);
     await assertKeepsServing(request);
   });
 }
@@ -191,7 +193,7 @@ for (const [what, chunk] of badChunks) {
       startResponse("200 OK", []);
       return ["fine", chunk] as unknown as Body;
     }));
-    await assertRuleBroken(await request(), lines, /strings or Uint8Arrays/);
+    await assertRuleBroken(await request(), /strings or Uint8Arrays/, lines);
     await assertKeepsServing(request);
   });
 
@@ -202,7 +204,7 @@ for (const [what, chunk] of badChunks) {
         yield chunk as string;
       }),
     );
-    await assertRuleBroken(await request(), lines, /strings or Uint8Arrays/);
+    await assertRuleBroken(await request(), /strings or Uint8Arrays/, lines);
     await assertKeepsServing(request);
   });
 

@@ -12,7 +12,14 @@ import {
   serve,
   toFetchHandler,
 } from "../mod.ts";
-import { collector, exchange } from "./_helpers.ts";
+import {
+  collector,
+  exchange,
+  listen,
+  STACK_FRAME,
+  until,
+  writeAll,
+} from "./_helpers.ts";
 
 // -- helpers ----------------------------------------------------------------
 
@@ -344,4 +351,41 @@ Deno.test("an 8 MiB upload read with read(65536) in a loop arrives whole", async
   assert.equal(await sha(received), await sha(payload));
   // 8 MiB is a multiple of 64 KiB: every read but the last (empty) is full.
   assert.deepEqual([...sizes], [65536]);
+});
+
+// -- a client gone mid-upload -------------------------------------------------
+
+Deno.test("a client gone in the middle of an upload is logged in one line, without a stack", async () => {
+  const reading = Promise.withResolvers<void>();
+  const { server, port, lines } = listen(async (environ, startResponse) => {
+    const input = environ["wsgi.input"];
+    await input.read(1);
+    reading.resolve();
+    const rest = await input.read();
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [`${rest.byteLength + 1} bytes`];
+  });
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: port,
+    });
+    await writeAll(
+      conn,
+      new TextEncoder().encode(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+      ),
+    );
+    await writeAll(conn, new Uint8Array(10_000).fill(0x61));
+    await reading.promise;
+    conn.close();
+    await until(() => lines.length > 0, "a log line");
+    const log = lines.join("");
+    const gone = lines.filter((line) => line.includes("the client went away"));
+    assert.equal(gone.length, 1, log);
+    assert.doesNotMatch(log, STACK_FRAME);
+    assert.equal(log.trimEnd().split("\n").length, 1, log);
+  } finally {
+    await server.shutdown();
+  }
 });

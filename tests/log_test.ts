@@ -13,12 +13,14 @@ import {
   type Environ,
   type ErrorStream,
   type GatewayOptions,
+  type Header,
   serve,
   toFetchHandler,
 } from "../mod.ts";
 import { commonLogLine, watchers } from "../gateway/log.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
-import { settle } from "./_helpers.ts";
+import { Client } from "../testing.ts";
+import { assertRuleBroken, settle } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -577,6 +579,35 @@ Deno.test("trace: a failing app ends with the gateway's 500", async () => {
     `[trace #1] server → client  500, ${SERVER_ERROR_BYTES} bytes written by the gateway, T ms in all`,
   ]);
 });
+
+const TRACED_MISTAKES: [string, unknown[], RegExp][] = [
+  [
+    "excInfo is a null-prototype object",
+    [[["X-Bad", "a\r\nb"]], Object.create(null)],
+    /the value of header X-Bad contains CR, LF or NUL/,
+  ],
+  [
+    "a header value is a BigInt",
+    [[["X-Big", 1n]]],
+    /each header must be a \[name, value\] pair of strings/,
+  ],
+];
+
+for (const [what, args, rule] of TRACED_MISTAKES) {
+  Deno.test(`with trace on, when ${what}, the log names the gateway's rule`, async () => {
+    const traced: string[] = [];
+    const client = new Client((_environ, startResponse) => {
+      const [headers, excInfo] = args as [Header[], unknown];
+      startResponse("200 OK", headers, excInfo);
+      return ["ok"];
+    }, { trace: (line) => traced.push(line) });
+    await assertRuleBroken(await client.get("/"), rule);
+    assert.ok(
+      traced.some((line) => line.includes("startResponse(")),
+      "the trace shows the call",
+    );
+  });
+}
 
 Deno.test("trace: requests are numbered per gateway, and the access log follows each", async () => {
   const { lines, sink } = recorder();

@@ -1,12 +1,20 @@
 /**
- * The start_response rules (issue 2, point 4), through the fetch handler.
+ * The start_response rules: the status line, header names and values,
+ * hop-by-hop headers, the shape of the list, and calling it again with or
+ * without excInfo, each sent through the test client.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import type { Application, Header } from "../mod.ts";
-import { assertAbortedAfter, assertRuleBroken, harness } from "./_helpers.ts";
+import { Client } from "../testing.ts";
+import {
+  assertAbortedAfter,
+  assertRuleBroken,
+  assertServerError,
+  listen,
+} from "./_helpers.ts";
 
 /** An app that starts the response with what it is given, then says "ok". */
 function starting(status: unknown, headers: unknown): Application {
@@ -17,15 +25,15 @@ function starting(status: unknown, headers: unknown): Application {
 }
 
 Deno.test("a valid status and headers go out as given", async () => {
-  const { request, lines } = harness(
+  const client = new Client(
     starting("201 Created", [["Content-Type", "text/plain"], ["X-Id", "7"]]),
   );
-  const response = await request();
-  assert.equal(await response.text(), "ok");
+  const response = await client.get("/");
+  assert.equal(response.text, "ok");
   assert.equal(response.status, 201);
   assert.equal(response.statusText, "Created");
   assert.equal(response.headers.get("x-id"), "7");
-  assert.deepEqual(lines, []);
+  assert.deepEqual(response.errors, []);
 });
 
 // ---------------------------------------------------------------------------
@@ -41,6 +49,8 @@ const badStatuses: [unknown, RegExp][] = [
   [42, /status must be a string/],
   ["099 X", /status code 99/],
   ["600 X", /status code 600/],
+  ["100 Continue", /use 200 to 599/],
+  ["199 X", /use 200 to 599/],
 ];
 
 for (const [status, rule] of badStatuses) {
@@ -49,14 +59,24 @@ for (const [status, rule] of badStatuses) {
       JSON.stringify(status)
     } is refused: it must be three digits from 200 to 599, a space and a reason`,
     async () => {
-      const { request, lines } = harness(starting(status, []));
-      await assertRuleBroken(await request(), lines, rule);
+      const client = new Client(starting(status, []));
+      await assertRuleBroken(await client.get("/"), rule);
     },
   );
 }
 
+Deno.test("the status 599 X is accepted", async () => {
+  const client = new Client((_environ, startResponse) => {
+    startResponse("599 X", []);
+    return ["x"];
+  });
+  const response = await client.get("/");
+  assert.equal(response.status, 599);
+  assert.equal(response.text, "x");
+});
+
 Deno.test("a refused status stays a 500 even if the application catches the error", async () => {
-  const { request, lines } = harness((_environ, startResponse) => {
+  const client = new Client((_environ, startResponse) => {
     try {
       startResponse("200OK", []);
     } catch {
@@ -64,7 +84,7 @@ Deno.test("a refused status stays a 500 even if the application catches the erro
     }
     return ["sent anyway"];
   });
-  await assertRuleBroken(await request(), lines, /three digits/);
+  await assertRuleBroken(await client.get("/"), /three digits/);
 });
 
 // ---------------------------------------------------------------------------
@@ -73,8 +93,8 @@ Deno.test("a refused status stays a 500 even if the application catches the erro
 
 for (const name of ["Bad Name", "", "Na:me", "Ñame"]) {
   Deno.test(`the header name ${JSON.stringify(name)} is refused: header names must be HTTP tokens`, async () => {
-    const { request, lines } = harness(starting("200 OK", [[name, "v"]]));
-    await assertRuleBroken(await request(), lines, /not an HTTP token/);
+    const client = new Client(starting("200 OK", [[name, "v"]]));
+    await assertRuleBroken(await client.get("/"), /not an HTTP token/);
   });
 }
 
@@ -82,34 +102,76 @@ for (
   const value of ["a\r\nSet-Cookie: x", "a\nSet-Cookie: x", "a\rb", "a\0b"]
 ) {
   Deno.test(`the header value ${JSON.stringify(value)} is refused: values must be free of CR, LF and NUL`, async () => {
-    const { request, lines } = harness(
+    const client = new Client(
       starting("200 OK", [["X-Note", value]]),
     );
-    const response = await request();
+    const response = await client.get("/");
     assert.equal(response.headers.get("set-cookie"), null);
     assert.equal(response.headers.get("x-note"), null);
-    await assertRuleBroken(response, lines, /CR, LF or NUL/);
+    await assertRuleBroken(response, /CR, LF or NUL/);
   });
 }
 
 for (const value of ["☃", "emoji 😀", "Ā"]) {
   Deno.test(`the header value ${JSON.stringify(value)} is refused: header values must be latin-1 (PEP 3333)`, async () => {
-    const { request, lines } = harness(
+    const client = new Client(
       starting("200 OK", [["X-Note", value]]),
     );
-    await assertRuleBroken(await request(), lines, /latin-1/);
+    await assertRuleBroken(await client.get("/"), /latin-1/);
   });
 }
 
+const CONTROLS = ["\x01", "\x0b", "\x1f", "\x7f"];
+
+/** Sends `X-Value: value`; a clean value is answered 200 "ok". */
+const headerValueApp = (value: string): Application => (_e, startResponse) => {
+  startResponse("200 OK", [["Content-Type", "text/plain"], ["X-Value", value]]);
+  return ["ok"];
+};
+
+const CONTROL_CHARACTER =
+  /the value of header X-Value contains a control character/;
+
+for (const control of CONTROLS) {
+  const code = control.charCodeAt(0).toString(16).padStart(2, "0");
+  Deno.test(`a header value with control character \\x${code} is a 500 naming the rule`, async () => {
+    const client = new Client(headerValueApp(`a${control}b`));
+    await assertRuleBroken(await client.get("/"), CONTROL_CHARACTER);
+  });
+}
+
+Deno.test("a real server refuses control characters in header values and keeps serving; a tab is allowed", async () => {
+  const { server, lines, url } = listen((environ, startResponse) =>
+    headerValueApp(decodeURIComponent(environ.QUERY_STRING))(
+      environ,
+      startResponse,
+    )
+  );
+  try {
+    for (const control of CONTROLS) {
+      const bad = await fetch(`${url}/?${encodeURIComponent(`a${control}b`)}`);
+      await assertServerError(bad);
+      const good = await fetch(`${url}/?${encodeURIComponent("a\tb")}`);
+      assert.equal(good.status, 200);
+      assert.equal(good.headers.get("x-value"), "a\tb");
+      assert.equal(await good.text(), "ok");
+    }
+    assert.equal(lines.length, CONTROLS.length);
+    for (const line of lines) assert.match(line, CONTROL_CHARACTER);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test('a latin-1 header value such as "naïve" is accepted', async () => {
-  const { request, lines } = harness(
+  const client = new Client(
     starting("200 OK", [["X-Note", "naïve ÿ"]]),
   );
-  const response = await request();
-  assert.equal(await response.text(), "ok");
+  const response = await client.get("/");
+  assert.equal(response.text, "ok");
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("x-note"), "naïve ÿ");
-  assert.deepEqual(lines, []);
+  assert.deepEqual(response.errors, []);
 });
 
 // ---------------------------------------------------------------------------
@@ -129,19 +191,19 @@ const hopByHop = [
 
 for (const name of hopByHop) {
   Deno.test(`the hop-by-hop header ${name} is refused, in any case: it belongs to the server`, async () => {
-    const { request, lines } = harness(starting("200 OK", [[name, "x"]]));
-    await assertRuleBroken(await request(), lines, /hop-by-hop/);
+    const client = new Client(starting("200 OK", [[name, "x"]]));
+    await assertRuleBroken(await client.get("/"), /hop-by-hop/);
   });
 }
 
 Deno.test("headers whose names merely contain a hop-by-hop name are accepted", async () => {
-  const { request, lines } = harness(
+  const client = new Client(
     starting("200 OK", [["X-Te", "1"], ["Upgrade-Insecure-Requests", "1"]]),
   );
-  const response = await request();
-  assert.equal(await response.text(), "ok");
+  const response = await client.get("/");
+  assert.equal(response.text, "ok");
   assert.equal(response.status, 200);
-  assert.deepEqual(lines, []);
+  assert.deepEqual(response.errors, []);
 });
 
 // ---------------------------------------------------------------------------
@@ -161,8 +223,51 @@ const badShapes: [string, unknown][] = [
 
 for (const [what, headers] of badShapes) {
   Deno.test(`headers given as ${what} are refused: they must be an array of [name, value] string pairs`, async () => {
-    const { request, lines } = harness(starting("200 OK", headers));
-    await assertRuleBroken(await request(), lines, /\[name, value\] pair/);
+    const client = new Client(starting("200 OK", headers));
+    await assertRuleBroken(await client.get("/"), /\[name, value\] pair/);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// The headers are those checked at the startResponse call
+// ---------------------------------------------------------------------------
+
+const LATE_CHANGES: [string, (headers: Header[]) => void][] = [
+  [
+    "pushes Transfer-Encoding",
+    (h) => void h.push(["Transfer-Encoding", "chunked"]),
+  ],
+  ["pushes a header", (h) => void h.push(["X-Late", "1"])],
+  ["changes a value in place", (h) => void (h[0][1] = "text/html")],
+];
+
+for (const [change, mutate] of LATE_CHANGES) {
+  Deno.test(`an app that ${change} after startResponse does not change the response`, async () => {
+    for (const streamed of [false, true]) {
+      const client = new Client((_environ, startResponse) => {
+        const headers: Header[] = [["Content-Type", "text/plain"]];
+        startResponse("200 OK", headers);
+        if (!streamed) {
+          mutate(headers);
+          return ["ok"];
+        }
+        // Before the first chunk: the response is not committed yet.
+        return (function* () {
+          mutate(headers);
+          yield "ok";
+        })();
+      });
+      const response = await client.get("/");
+      assert.equal(response.text, "ok");
+      assert.deepEqual(
+        [...response.headers],
+        streamed
+          ? [["content-type", "text/plain"]]
+          : [["content-length", "2"], ["content-type", "text/plain"]],
+        streamed ? "a generator body" : "an array body",
+      );
+      assert.deepEqual(response.errors, []);
+    }
   });
 }
 
@@ -170,17 +275,29 @@ for (const [what, headers] of badShapes) {
 // Calling startResponse again
 // ---------------------------------------------------------------------------
 
+Deno.test("a second startResponse with excInfo null is a 500 naming the second-call rule", async () => {
+  const client = new Client((_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    startResponse("503 Service Unavailable", [], null);
+    return ["replaced"];
+  });
+  await assertRuleBroken(
+    await client.get("/"),
+    /startResponse\(\) was called a second time without excInfo/,
+  );
+});
+
 Deno.test("a second startResponse call without excInfo is an error", async () => {
-  const { request, lines } = harness((_environ, startResponse) => {
+  const client = new Client((_environ, startResponse) => {
     startResponse("200 OK", []);
     startResponse("404 Not Found", []);
     return ["twice"];
   });
-  await assertRuleBroken(await request(), lines, /second time/);
+  await assertRuleBroken(await client.get("/"), /second time/);
 });
 
 Deno.test("a second startResponse call without excInfo is a 500 even if the application catches the error", async () => {
-  const { request, lines } = harness((_environ, startResponse) => {
+  const client = new Client((_environ, startResponse) => {
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     try {
       startResponse("404 Not Found", []);
@@ -189,11 +306,11 @@ Deno.test("a second startResponse call without excInfo is a 500 even if the appl
     }
     return ["returned anyway"];
   });
-  await assertRuleBroken(await request(), lines, /second time/);
+  await assertRuleBroken(await client.get("/"), /second time/);
 });
 
 Deno.test("startResponse with excInfo before the first body byte replaces the status and the headers", async () => {
-  const { request, lines } = harness((_environ, startResponse) => {
+  const client = new Client((_environ, startResponse) => {
     startResponse("200 OK", [["Content-Type", "text/html"], ["X-Old", "1"]]);
     try {
       throw new Error("the database is down");
@@ -205,29 +322,29 @@ Deno.test("startResponse with excInfo before the first body byte replaces the st
       return ["come back later"];
     }
   });
-  const response = await request();
-  assert.equal(await response.text(), "come back later");
+  const response = await client.get("/");
+  assert.equal(response.text, "come back later");
   assert.equal(response.status, 503);
   assert.equal(response.statusText, "Service Unavailable");
   assert.equal(response.headers.get("content-type"), "text/plain");
   assert.equal(response.headers.get("x-new"), "1");
   assert.equal(response.headers.get("x-old"), null, "the old headers are gone");
-  assert.deepEqual(lines, []);
+  assert.deepEqual(response.errors, []);
 });
 
 Deno.test("startResponse with excInfo still checks the new status and headers", async () => {
-  const { request, lines } = harness((_environ, startResponse) => {
+  const client = new Client((_environ, startResponse) => {
     startResponse("200 OK", []);
     startResponse("500 Oops", [["Connection", "close"]], new Error("caught"));
     return ["error page"];
   });
-  await assertRuleBroken(await request(), lines, /hop-by-hop/);
+  await assertRuleBroken(await client.get("/"), /hop-by-hop/);
 });
 
 Deno.test("startResponse with excInfo after the first chunk was sent rethrows excInfo and aborts the response", async () => {
   const failure = new Error("failed halfway through");
   let rethrown: unknown;
-  const { request, lines } = harness(function* (_environ, startResponse) {
+  const client = new Client(function* (_environ, startResponse) {
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     yield "first chunk";
     try {
@@ -238,10 +355,10 @@ Deno.test("startResponse with excInfo after the first chunk was sent rethrows ex
     }
     yield "never sent";
   });
-  const response = await request();
+  const response = await client.get("/");
   assert.equal(response.status, 200);
   await assertAbortedAfter(response, "first chunk");
   assert.equal(rethrown, failure, "startResponse rethrew excInfo itself");
-  assert.equal(lines.length, 1);
-  assert.match(lines[0], /failed halfway through/);
+  assert.equal(response.errors.length, 1);
+  assert.match(response.errors[0], /failed halfway through/);
 });

@@ -1,5 +1,5 @@
 /**
- * The in-process test client (issue 3, point 3), and the lesson's
+ * The in-process test client, its options and its limits, and the lesson's
  * holamundo example tested through it.
  *
  * @module
@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { Application, Environ } from "../mod.ts";
 import { Client } from "../testing.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
-import { collector } from "./_helpers.ts";
+import { collector, echoKey } from "./_helpers.ts";
 
 /** What {@linkcode echo} answers: the environ's string values and the body. */
 type Echoed = Record<string, string> & { input: string };
@@ -333,6 +333,39 @@ Deno.test("a Request with init keeps its method, headers and body, and takes the
   assert.equal(environ.QUERY_STRING, "b=1&c=2");
   assert.equal(environ.HTTP_X_PRUEBA, "1");
   assert.equal(environ.input, "cuerpo");
+});
+
+Deno.test("a Request's own body keeps its own headers, with a query too", async () => {
+  const client = new Client(echoKey("CONTENT_LENGTH"));
+  const post = (headers: HeadersInit) =>
+    client.request(
+      new Request("http://localhost/x", {
+        method: "POST",
+        body: "cuerpo",
+        headers,
+      }),
+      { query: { c: "2" } },
+    );
+  assert.equal((await post({ "Content-Length": "6" })).text, "6");
+  assert.equal((await post({})).text, "undefined");
+});
+
+Deno.test("a 302 comes back as it is, not followed", async () => {
+  const client = new Client((_environ, startResponse) => {
+    startResponse("302 Found", [["Location", "/otra"]]);
+    return [];
+  });
+  const response = await client.get("/");
+  assert.equal(response.status, 302);
+  assert.equal(response.headers.get("location"), "/otra");
+});
+
+Deno.test("body and form together are a TypeError", async () => {
+  const client = new Client(echoKey("PATH_INFO"));
+  await assert.rejects(
+    client.post("/", { body: "x", form: { a: "1" } }),
+    TypeError,
+  );
 });
 
 // ---------------------------------------------------------------------------

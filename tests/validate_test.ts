@@ -1,5 +1,5 @@
 /**
- * The validator (issue 3, point 1): each rule with a misbehaving app or a
+ * The validator: each rule with a misbehaving app or a
  * forged environ, how violations surface through the gateway, and conforming
  * apps passing cleanly, with no socket and on a real server.
  *
