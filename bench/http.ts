@@ -71,7 +71,10 @@ export interface Server {
 
 const deno = Deno.execPath();
 
-function twin(side: "wsgi" | "raw" | "reading", name: string): Contestant {
+function twin(
+  side: "wsgi" | "raw" | "raw1" | "reading",
+  name: string,
+): Contestant {
   return {
     name,
     command: deno,
@@ -89,6 +92,11 @@ function twin(side: "wsgi" | "raw" | "reading", name: string): Contestant {
 
 const GATEWAY = twin("wsgi", "WSGI gateway");
 const RAW = twin("raw", "raw Deno.serve");
+/**
+ * Raw, with a handler that takes the request: Deno keeps the path and
+ * headers only for a handler that has a parameter.
+ */
+const RAW1 = twin("raw1", "raw Deno.serve, (request) => handler");
 /** Raw, but reading what an environ needs: the ceiling for this design. */
 const READING = twin("reading", "raw, reading url/method/headers/remote");
 
@@ -274,14 +282,19 @@ async function client(
 const TIME_UNITS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3, m: 6e4 };
 
 /** `wrk -t1`: req/s and p99 over keep-alive connections. */
-export function wrk(connections: number): Measure {
+export function wrk(
+  connections: number,
+  path = "/",
+  headers: string[] = [],
+): Measure {
   return async (port, seconds) => {
     const out = await client("wrk", [
       "-t1",
       `-c${connections}`,
       `-d${seconds}s`,
       "--latency",
-      `http://127.0.0.1:${port}/`,
+      ...headers.flatMap((header) => ["-H", header]),
+      `http://127.0.0.1:${port}${path}`,
     ], seconds + 60);
     const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(out);
     const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
@@ -407,7 +420,7 @@ async function runScenario(
   const bytes = (scenario.bytes ?? 0) / (options.quick ? 16 : 1);
   console.log(`\n## ${name}: ${scenario.title}`);
   const contestants = [GATEWAY, RAW];
-  if (name === "lesson") contestants.push(READING);
+  if (name === "lesson") contestants.push(RAW1, READING);
   if (name === "lesson" && options.peers) contestants.push(...PEERS);
   const servers: Server[] = [];
   let file: string | undefined;
@@ -421,7 +434,11 @@ async function runScenario(
     }
     let measure: Measure;
     if (scenario.drive === "wrk") {
-      measure = wrk(scenario.connections ?? options.connections);
+      measure = wrk(
+        scenario.connections ?? options.connections,
+        scenario.path,
+        scenario.headers,
+      );
     } else if (scenario.drive === "download") {
       measure = repeated(download(bytes));
     } else {

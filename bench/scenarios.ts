@@ -59,6 +59,35 @@ export function lessonResponse(): {
   return { status: parseInt(status), headers, page: body.join("") };
 }
 
+/**
+ * What a real app pays: it reads the host, a cookie and the query, so the
+ * environ fetches Deno's headers; the raw twin asks Deno for the same.
+ */
+export function appReads(): Twins {
+  const headers: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
+  const answer = (host: unknown, cookie: unknown, query: unknown) =>
+    `Hola ${host}, ${cookie}, ${query}\n`;
+  return {
+    app: (environ, startResponse) => {
+      startResponse("200 OK", headers);
+      return [
+        answer(environ.HTTP_HOST, environ.HTTP_COOKIE, environ.QUERY_STRING),
+      ];
+    },
+    raw: (request) => {
+      const url = new URL(request.url);
+      return new Response(
+        answer(
+          request.headers.get("host"),
+          request.headers.get("cookie"),
+          url.search.slice(1),
+        ),
+        { headers },
+      );
+    },
+  };
+}
+
 /** A fixed page of `size` bytes, returned as one bytes chunk. */
 export function page(size: number): Twins {
   const row = "<p>Hola mundo! Hecho con Deno y WSGI.</p>\n";
@@ -160,6 +189,10 @@ export interface HttpScenario {
    * 10,000 chunks each would take longer than a round.
    */
   connections?: number;
+  /** wrk's request target, when not `/`. */
+  path?: string;
+  /** Header lines wrk sends besides its own Host. */
+  headers?: string[];
   /** The ratio to raw the issue asks for. */
   target: number;
   /** Peak RSS the issue asks the gateway to stay under, in MiB. */
@@ -171,6 +204,33 @@ export interface HttpScenario {
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/** A browser's navigation request: 20 headers, all of them typical. */
+const BROWSER_HEADERS: Header[] = [
+  ["host", "127.0.0.1:8000"],
+  [
+    "user-agent",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko Firefox/128.0",
+  ],
+  ["accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],
+  ["accept-language", "es-ES,es;q=0.8,en-US;q=0.5,en;q=0.3"],
+  ["accept-encoding", "gzip, deflate, br, zstd"],
+  ["referer", "http://127.0.0.1:8000/index.html"],
+  ["cookie", "sessionid=9f8e7d6c5b4a; csrftoken=abcdef0123456789; theme=dark"],
+  ["upgrade-insecure-requests", "1"],
+  ["sec-fetch-dest", "document"],
+  ["sec-fetch-mode", "navigate"],
+  ["sec-fetch-site", "same-origin"],
+  ["sec-fetch-user", "?1"],
+  ["priority", "u=0, i"],
+  ["cache-control", "max-age=0"],
+  ["if-none-match", '"5d8c72a5edda8"'],
+  ["if-modified-since", "Tue, 18 Nov 2025 10:00:00 GMT"],
+  ["dnt", "1"],
+  ["pragma", "no-cache"],
+  ["x-requested-with", "XMLHttpRequest"],
+  ["x-forwarded-for", "203.0.113.7"],
+];
+
 /** The HTTP scenarios, by the name given to `--scenario`. */
 export const HTTP_SCENARIOS: Record<string, HttpScenario> = {
   lesson: {
@@ -178,6 +238,17 @@ export const HTTP_SCENARIOS: Record<string, HttpScenario> = {
     drive: "wrk",
     target: 0.95,
     twins: lesson,
+  },
+  appReads: {
+    title:
+      "an app reading HTTP_HOST, a cookie and the query (10 browser headers)",
+    drive: "wrk",
+    path: "/?q=hola",
+    // wrk sends its own Host.
+    headers: BROWSER_HEADERS.filter(([name]) => name !== "host")
+      .map(([name, value]) => `${name}: ${value}`),
+    target: 0.9,
+    twins: appReads,
   },
   page16k: {
     title: "a 16 KiB page",
@@ -224,40 +295,13 @@ export interface MicroCase {
   request(): Request;
 }
 
-const URL = "http://127.0.0.1:8000/";
+const PAGE_URL = "http://127.0.0.1:8000/";
 
 /** What `Deno.serve` passes along with each request. */
 export const SERVE_INFO: Deno.ServeHandlerInfo = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 54321 },
   completed: Promise.resolve(),
 };
-
-/** A browser's navigation request: 20 headers, all of them typical. */
-const BROWSER_HEADERS: Header[] = [
-  ["host", "127.0.0.1:8000"],
-  [
-    "user-agent",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko Firefox/128.0",
-  ],
-  ["accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"],
-  ["accept-language", "es-ES,es;q=0.8,en-US;q=0.5,en;q=0.3"],
-  ["accept-encoding", "gzip, deflate, br, zstd"],
-  ["referer", "http://127.0.0.1:8000/index.html"],
-  ["cookie", "sessionid=9f8e7d6c5b4a; csrftoken=abcdef0123456789; theme=dark"],
-  ["upgrade-insecure-requests", "1"],
-  ["sec-fetch-dest", "document"],
-  ["sec-fetch-mode", "navigate"],
-  ["sec-fetch-site", "same-origin"],
-  ["sec-fetch-user", "?1"],
-  ["priority", "u=0, i"],
-  ["cache-control", "max-age=0"],
-  ["if-none-match", '"5d8c72a5edda8"'],
-  ["if-modified-since", "Tue, 18 Nov 2025 10:00:00 GMT"],
-  ["dnt", "1"],
-  ["pragma", "no-cache"],
-  ["x-requested-with", "XMLHttpRequest"],
-  ["x-forwarded-for", "203.0.113.7"],
-];
 
 const upload64k = new Uint8Array(64 * KiB).fill(0x78);
 
@@ -266,23 +310,23 @@ export const MICRO_CASES: Record<string, MicroCase> = {
   hello: {
     group: "hello world (the lesson's page)",
     twins: lesson(),
-    request: () => new Request(URL),
+    request: () => new Request(PAGE_URL),
   },
   headers20: {
     group: "the lesson's page, a request with 20 headers",
     twins: lesson(),
-    request: () => new Request(URL, { headers: BROWSER_HEADERS }),
+    request: () => new Request(PAGE_URL, { headers: BROWSER_HEADERS }),
   },
   chunks100: {
     group: "a generator body of 100 chunks of 1 KiB",
     twins: chunks(new Uint8Array(KiB).fill(0x78), 100),
-    request: () => new Request(URL),
+    request: () => new Request(PAGE_URL),
   },
   post64k: {
     group: "a POST of 64 KiB read through wsgi.input.read(65536)",
     twins: upload(),
     request: () =>
-      new Request(URL, {
+      new Request(PAGE_URL, {
         method: "POST",
         body: upload64k,
         headers: {

@@ -255,7 +255,12 @@ export class Exchange {
       this.break(noContent(status));
     }
     this.#committed = true;
-    return { status, statusText, headers: this.#headers!.list };
+    // Deno.serve never sends a reason phrase, and a non-empty one costs it.
+    return {
+      status,
+      statusText: this.context.onWire ? "" : statusText,
+      headers: this.#headers!.list,
+    };
   }
 
   /**
