@@ -197,6 +197,7 @@ async function find(
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return "missing";
     if (error instanceof Deno.errors.NotADirectory) return "missing";
+    if (error instanceof Deno.errors.FilesystemLoop) return "outside";
     throw error;
   }
   if (real !== root && !real.startsWith(root + "/")) return "outside";

@@ -237,6 +237,7 @@ const NEVER: [string, string][] = [
   ["a dotfile", "/static/.env"],
   ["a file in a dot directory", "/static/.hidden/x.txt"],
   ["a symlink to a dotfile", "/static/visible-env"],
+  ["a symlink that loops", "/static/loop.txt"],
 ];
 for (const [what, path] of NEVER) {
   Deno.test(`static: never served: ${what}`, () => refused(path));
