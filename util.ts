@@ -31,6 +31,7 @@
 import type { Environ } from "./types.ts";
 import { encoder } from "./gateway/bytes.ts";
 import { standardError } from "./gateway/errors.ts";
+import { headersOf } from "./gateway/environ.ts";
 import { fileWrapper } from "./gateway/file_wrapper.ts";
 import { Input } from "./gateway/input.ts";
 
@@ -308,19 +309,4 @@ function normpath(path: string): string {
     }
   }
   return root + segments.join("/") || ".";
-}
-
-/** The request headers an environ describes, for `deno.request`. */
-function headersOf(environ: Environ): Headers {
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(environ)) {
-    if (typeof value !== "string") continue;
-    const name = key.startsWith("HTTP_")
-      ? key.slice(5)
-      : key === "CONTENT_TYPE" || key === "CONTENT_LENGTH"
-      ? key
-      : undefined;
-    if (name) headers.set(name.replaceAll("_", "-").toLowerCase(), value);
-  }
-  return headers;
 }

@@ -7,6 +7,7 @@
  */
 
 import type { Application } from "../types.ts";
+import { sharedData } from "../static.ts";
 import { demoApp, makeServer, type WSGIServer } from "./simple_server.ts";
 
 const USAGE = `Serves a WSGI application with Deno.
@@ -23,6 +24,9 @@ Usage:
   --access-log         one Common Log Format line per request (the default)
   --no-access-log      no access log
   --trace              print every step of every request's flow
+  --static PREFIX=DIR  serve the files in DIR under the URL PREFIX, beside the
+                       application (which still gets every other path, and
+                       paths under PREFIX with no file); repeatable
   -h, --help           this text`;
 
 /** A mistake on the command line: said in one line, never as a stack. */
@@ -35,6 +39,8 @@ interface Command {
   trace: boolean;
   help: boolean;
   module?: string;
+  /** URL prefix → directory, from each --static. */
+  statics: Record<string, string>;
 }
 
 function parseCommand(args: string[]): Command {
@@ -44,6 +50,7 @@ function parseCommand(args: string[]): Command {
     accessLog: true,
     trace: false,
     help: false,
+    statics: {},
   };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].startsWith("--")
@@ -85,6 +92,11 @@ function parseCommand(args: string[]): Command {
       case "--trace":
         command.trace = true;
         break;
+      case "--static": {
+        const [prefix, dir] = parseStatic(value());
+        command.statics[prefix] = dir;
+        break;
+      }
       default:
         if (flag.startsWith("-")) {
           throw new UsageError(`unknown option ${flag}`);
@@ -109,6 +121,25 @@ function parsePort(text: string): number {
     );
   }
   return port;
+}
+
+/** `/static=public` → its URL prefix and an existing directory. */
+function parseStatic(text: string): [string, string] {
+  const equals = text.indexOf("=");
+  const [prefix, dir] = [text.slice(0, equals), text.slice(equals + 1)];
+  if (equals === -1 || !prefix.startsWith("/") || dir === "") {
+    throw new UsageError(`--static wants URL_PREFIX=DIR, got ${text}`);
+  }
+  let isDirectory = false;
+  try {
+    isDirectory = Deno.statSync(dir).isDirectory;
+  } catch {
+    // Said below, as for a file.
+  }
+  if (!isDirectory) {
+    throw new UsageError(`--static ${text}: ${dir} is not a directory`);
+  }
+  return [prefix, dir];
 }
 
 /** `path/app.ts:name` → the application it exports. */
@@ -160,9 +191,12 @@ export async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    const app = command.module === undefined
+    let app = command.module === undefined
       ? demoApp
       : await loadApplication(command.module);
+    if (Object.keys(command.statics).length > 0) {
+      app = sharedData(app, command.statics);
+    }
     const httpd = listen(command, app);
     const what = command.module ?? "the demo app";
     const host = command.host.includes(":")

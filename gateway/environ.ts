@@ -321,3 +321,21 @@ function decodePath(raw: string): string {
     return utf8.decode(new Uint8Array(bytes));
   }
 }
+
+/**
+ * The request headers an environ describes (`HTTP_*`, CONTENT_TYPE and
+ * CONTENT_LENGTH): the way back from {@linkcode makeEnviron}.
+ */
+export function headersOf(environ: Environ): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(environ)) {
+    if (typeof value !== "string") continue;
+    const name = key.startsWith("HTTP_")
+      ? key.slice(5)
+      : key === "CONTENT_TYPE" || key === "CONTENT_LENGTH"
+      ? key
+      : undefined;
+    if (name) headers.set(name.replaceAll("_", "-").toLowerCase(), value);
+  }
+  return headers;
+}

@@ -185,6 +185,36 @@ Deno.test("cli: the lesson's app by name, a request, its log line, Ctrl+C", asyn
   });
 });
 
+Deno.test("cli: --static PREFIX=DIR serves files beside the app, which keeps every other path", async () => {
+  await using cli = new Cli([
+    "--port=0",
+    "--host=127.0.0.1",
+    "--no-access-log",
+    "--static",
+    "/static=examples",
+    "--static=/fixtures=tests/fixtures/static",
+    "examples/holamundo.ts:holaMundoApp",
+  ]);
+  const url = await cli.listening("examples/holamundo.ts:holaMundoApp");
+  const logo = await within(
+    "the logo",
+    fetch(new URL("/static/python-logo.png", url)),
+  );
+  assert.equal(logo.status, 200);
+  assert.equal(logo.headers.get("content-type"), "image/png");
+  assert.deepEqual(
+    await logo.bytes(),
+    await Deno.readFile(new URL("examples/python-logo.png", ROOT)),
+  );
+  assert.equal(
+    (await get(new URL("/fixtures/hello.txt", url))).text,
+    "Hola desde un archivo\n",
+  );
+  const page = await get(new URL("/python-logo.png", url));
+  assert.match(page.text, /<p>Hola mundo!<\/p>/, "outside the prefix: the app");
+  assert.equal((await cli.stop()).code, 0);
+});
+
 Deno.test("cli: a module's default export, and -b HOST:PORT", async () => {
   await using cli = new Cli(["-b", "127.0.0.1:0", "tests/fixtures/apps.ts"]);
   const url = await cli.listening("tests/fixtures/apps.ts");
@@ -298,6 +328,7 @@ Deno.test("cli: --help prints the usage and exits 0", async () => {
         "--access-log",
         "--no-access-log",
         "--trace",
+        "--static",
         "--help",
       ]
     ) {
@@ -333,6 +364,15 @@ const MISTAKES: [string[], string][] = [
     "one module at a time, got tests/fixtures/apps.ts and examples/holamundo.ts",
   ],
   [["-b", ":8000"], "the host must not be empty"],
+  [
+    ["--static", "static=examples"],
+    "--static wants URL_PREFIX=DIR, got static=examples",
+  ],
+  [["--static", "/static"], "--static wants URL_PREFIX=DIR, got /static"],
+  [
+    ["--static", "/s=examples/holamundo.ts"],
+    "--static /s=examples/holamundo.ts: examples/holamundo.ts is not a directory",
+  ],
   // A documentation address (RFC 5737): no interface here has it.
   [
     ["--host", "203.0.113.1", "--port", "0"],

@@ -14,6 +14,8 @@
 import assert from "node:assert/strict";
 import { toFetchHandler } from "../mod.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
+import { appConLogo } from "../examples/holamundo-static.ts";
+import { Client } from "../testing.ts";
 
 const EXAMPLES = new URL("../examples/", import.meta.url);
 
@@ -40,7 +42,9 @@ function withoutDocComments(source: string): string {
   return source.replace(/^[ \t]*\/\*\*[\s\S]*?\*\/\n/gm, "").trim() + "\n";
 }
 
-for (const file of ["holamundo.ts", "holamundo-wsgiref.ts"]) {
+for (
+  const file of ["holamundo.ts", "holamundo-wsgiref.ts", "holamundo-static.ts"]
+) {
   Deno.test(`handout: the code it shows for ${file} is the file`, async () => {
     const source = withoutDocComments(await readExample(file));
     const blocks = codeBlocks(await readExample("README.md"));
@@ -81,4 +85,35 @@ Deno.test("handout: the trace of step 5 is what the gateway prints for curl's re
   await response.bytes();
 
   assert.deepEqual(shown.map(mask), printed.map(mask));
+});
+
+Deno.test("handout: step 8 serves the logo under /static, and /python-logo.png is still step 4's page", async () => {
+  const client = new Client(appConLogo);
+  const logo = await client.get("/static/python-logo.png");
+  assert.equal(logo.statusLine, "200 OK");
+  assert.equal(logo.headers.get("content-type"), "image/png");
+  assert.deepEqual(
+    logo.body,
+    await Deno.readFile(new URL("python-logo.png", EXAMPLES)),
+  );
+  assert.ok(logo.headers.get("etag") && logo.headers.get("last-modified"));
+  const again = await client.get("/static/python-logo.png", {
+    headers: { "If-None-Match": logo.headers.get("etag")! },
+  });
+  assert.equal(again.status, 304);
+
+  const page = await client.get("/python-logo.png");
+  const step4 = await new Client(holaMundoApp).get("/python-logo.png");
+  assert.equal(page.statusLine, "200 OK");
+  assert.equal(page.text, step4.text);
+
+  const handout = await readExample("README.md");
+  assert.ok(
+    codeBlocks(handout).some((block) =>
+      block.includes(
+        "server.ts --static /static=examples examples/holamundo.ts:holaMundoApp",
+      )
+    ),
+    "step 8 shows the --static command",
+  );
 });
