@@ -220,15 +220,17 @@ async function start(): Promise<Interpreter> {
   return { pyodide, glue, version, startup: performance.now() - started };
 }
 
+/** Host folders shown inside Pyodide, at their own paths. */
+const mounted = new Set<string>();
+
 /** Shows a host folder inside Pyodide at the same path, once. */
 function mount(pyodide: PyodideInterface, dir: string): void {
-  const { FS } = pyodide;
-  if (FS.analyzePath(dir).exists) {
-    // Already there: mounted before, or inside a folder that was.
-    return;
+  for (const outer of mounted) {
+    if (dir === outer || dir.startsWith(`${outer}/`)) return;
   }
-  FS.mkdirTree(dir);
+  pyodide.FS.mkdirTree(dir);
   pyodide.mountNodeFS(dir, dir);
+  mounted.add(dir);
 }
 
 function absolute(path: string): string {

@@ -16,7 +16,9 @@ Usage:
 
   module[:name]        a file that exports the application: the export called
                        name, or the default export; with no module, a demo app
-                       that shows the request's environ
+                       that shows the request's environ. A .py file runs on
+                       Pyodide: name is its callable (default: application)
+  --pythonpath DIR     a folder of Python packages for a .py app (repeatable)
   -b, --bind HOST:PORT where to listen (default localhost:8000)
   --host HOST          the host alone
   --port PORT          the port alone
@@ -35,6 +37,7 @@ interface Command {
   trace: boolean;
   help: boolean;
   module?: string;
+  pythonPath: string[];
 }
 
 function parseCommand(args: string[]): Command {
@@ -44,6 +47,7 @@ function parseCommand(args: string[]): Command {
     accessLog: true,
     trace: false,
     help: false,
+    pythonPath: [],
   };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].startsWith("--")
@@ -85,6 +89,9 @@ function parseCommand(args: string[]): Command {
       case "--trace":
         command.trace = true;
         break;
+      case "--pythonpath":
+        command.pythonPath.push(value());
+        break;
       default:
         if (flag.startsWith("-")) {
           throw new UsageError(`unknown option ${flag}`);
@@ -112,8 +119,12 @@ function parsePort(text: string): number {
 }
 
 /** `path/app.ts:name` → the application it exports. */
-async function loadApplication(spec: string): Promise<Application> {
+async function loadApplication(
+  spec: string,
+  pythonPath: string[],
+): Promise<Application> {
   const [, path, name] = /^(.*?)(?::([A-Za-z_$][\w$]*))?$/.exec(spec)!;
+  if (path.endsWith(".py")) return await loadPython(path, name, pythonPath);
   let module: Record<string, unknown>;
   try {
     module = await import(moduleUrl(path));
@@ -140,6 +151,46 @@ async function loadApplication(spec: string): Promise<Application> {
   return app as Application;
 }
 
+/**
+ * A `.py` file, through python.ts, imported only now: the core keeps no
+ * npm dependency, and a TypeScript app never starts Pyodide.
+ */
+async function loadPython(
+  path: string,
+  callable: string | undefined,
+  pythonPath: string[],
+): Promise<Application> {
+  // A specifier Deno does not follow ahead of time, so the module graph of
+  // server.ts holds no npm package.
+  const python = "../python.ts";
+  const { loadPythonApp, PythonException }: PythonModule = await import(
+    python
+  );
+  try {
+    const app = await loadPythonApp(path, { callable, pythonPath });
+    const { version, startup } = app.python;
+    console.log(
+      `Python ${version} (Pyodide) started in ${(startup / 1000).toFixed(1)} s`,
+    );
+    return app;
+  } catch (error) {
+    if (error instanceof PythonException) {
+      // The traceback first, for a bug in the file; the usage line last.
+      console.error(error.stack);
+    } else if (!(error instanceof TypeError)) throw error;
+    throw new UsageError(`cannot load ${path}: ${error.message}`);
+  }
+}
+
+/** What loadPython uses of python.ts, written here to keep it out of the graph. */
+interface PythonModule {
+  loadPythonApp(
+    path: string,
+    options: { callable?: string; pythonPath?: string[] },
+  ): Promise<Application & { python: { version: string; startup: number } }>;
+  PythonException: new (...args: never[]) => Error;
+}
+
 const UNLOADABLE =
   /^Module not found|^Relative import path|^Unsupported scheme|^Import .* not a dependency/;
 
@@ -162,7 +213,7 @@ export async function main(args: string[]): Promise<number> {
     }
     const app = command.module === undefined
       ? demoApp
-      : await loadApplication(command.module);
+      : await loadApplication(command.module, command.pythonPath);
     const httpd = listen(command, app);
     const what = command.module ?? "the demo app";
     const host = command.host.includes(":")
