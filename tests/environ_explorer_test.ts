@@ -155,3 +155,9 @@ Deno.test("the explorer shows keys a middleware added, under other keys", async 
     html.includes(row("myapp.user", "&quot;&lt;b&gt;ada&lt;/b&gt;&quot;")),
   );
 });
+
+Deno.test("the explorer shows functions by type, never as their source", async () => {
+  const html = await page("/");
+  assert.ok(html.includes(row("wsgi.file_wrapper", "&lt;FileWrapper&gt;")));
+  assert.doesNotMatch(html, /=&gt;|function \(|\{\s*return/);
+});
