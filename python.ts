@@ -10,7 +10,7 @@
  * ```
  *
  * This is the only module of the package with a dependency (`npm:pyodide`,
- * pinned); the core never imports it, and the command line loads it only
+ * pinned to 0.27.7 in deno.json); the core never imports it, and the command line loads it only
  * for a `.py` file.
  *
  * What the Python application gets:
@@ -47,9 +47,10 @@
  * @module
  */
 
-import { loadPyodide, type PyodideInterface } from "npm:pyodide@0.27.7";
+import { loadPyodide, type PyodideInterface } from "pyodide";
 import type { Application, Body, Chunk, Environ } from "./types.ts";
 import { GLUE, GLUE_FILE } from "./python/glue.ts";
+
 
 /**
  * Options for {@linkcode loadPythonApp}.
@@ -110,6 +111,10 @@ export type PythonApplication = Application & {
  * ```
  */
 export class PythonException extends Error {
+  /**
+   * `traceback` as Python formats it; `summary`, when given, is the message
+   * and the stack's last line (else the traceback's last line is).
+   */
   constructor(traceback: string, summary?: string) {
     const lines = traceback.trimEnd().split("\n");
     super(summary ?? lines.at(-1));
@@ -169,9 +174,11 @@ export async function loadPythonApp(
     const call = (body: Uint8Array | null) =>
       respond(glue, loaded, environ, startResponse, body);
     const length = Number(environ.CONTENT_LENGTH ?? 0);
-    if (length === 0 && environ.HTTP_TRANSFER_ENCODING === undefined) {
-      return call(null);
-    }
+    // Deno gives GET and HEAD no body; anything else may be chunked.
+    const { REQUEST_METHOD: method, CONTENT_LENGTH: declared } = environ;
+    if (
+      declared === undefined ? method === "GET" || method === "HEAD" : !length
+    ) return call(null);
     if (length > limit) return tooLarge(environ, startResponse, limit);
     return environ["wsgi.input"].read(limit + 1).then((body) =>
       body.byteLength > limit
