@@ -51,7 +51,6 @@ import { loadPyodide, type PyodideInterface } from "pyodide";
 import type { Application, Body, Chunk, Environ } from "./types.ts";
 import { GLUE, GLUE_FILE } from "./python/glue.ts";
 
-
 /**
  * Options for {@linkcode loadPythonApp}.
  *
