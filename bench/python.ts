@@ -122,7 +122,7 @@ try {
   }
   const lines = [
     `\`wrk -t1 -c${connections} -d${duration}s\` over loopback, ${rounds} interleaved rounds after a 2 s warm-up, medians; ` +
-    `load average before: ${
+    `load average at the end: ${
       (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(
         " ",
       )
