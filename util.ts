@@ -198,6 +198,9 @@ export function shiftPathInfo(environ: Environ): string | undefined {
  *   `deno.request`: a body-less
  *   `Request` for {@linkcode requestUri} with `REQUEST_METHOD` and the
  *   `HTTP_*`, `CONTENT_TYPE` and `CONTENT_LENGTH` values as headers.
+ *   A key holding something other than a string (a number, `null`, an
+ *   object) is kept as it is, as wsgiref keeps it; the URL and the
+ *   `Request` are then built as if it held its default.
  *   Building it throws a `TypeError` for what no `Request` can carry (a
  *   method such as `CONNECT`, a header value with a line break); give your
  *   own `deno.request` to test those.
@@ -241,7 +244,12 @@ export function setupTestingDefaults(
   environ["wsgi.url_scheme"] ??= guessScheme(environ);
   environ.SERVER_PORT ??= environ["wsgi.url_scheme"] === "https" ? "443" : "80";
 
-  const complete = environ as Environ;
+  // A value that is not a string is kept, as wsgiref keeps it; the URL and
+  // Request are built as if it were the default.
+  const complete = { ...environ } as Environ;
+  for (const [key, fallback] of Object.entries(URL_DEFAULTS)) {
+    if (typeof complete[key] !== "string") complete[key] = fallback;
+  }
   environ.REQUEST_URI ??= target(complete, true);
   environ.RAW_URI ??= environ.REQUEST_URI;
   environ["deno.request"] ??= new Request(requestUri(complete), {
@@ -249,6 +257,18 @@ export function setupTestingDefaults(
     headers: headersOf(complete),
   });
 }
+
+/** What the URL of a testing environ is built from, when not a string. */
+const URL_DEFAULTS: Record<string, string> = {
+  REQUEST_METHOD: "GET",
+  SCRIPT_NAME: "",
+  PATH_INFO: "",
+  QUERY_STRING: "",
+  HTTP_HOST: "",
+  SERVER_NAME: "127.0.0.1",
+  SERVER_PORT: "80",
+  "wsgi.url_scheme": "http",
+};
 
 /** `scheme://host[:port]`, the part of the URL before `SCRIPT_NAME`. */
 function origin(environ: Environ): string {

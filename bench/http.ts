@@ -404,7 +404,7 @@ interface Row {
   target?: { goal: string; met: boolean };
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = values.toSorted((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2

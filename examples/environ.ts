@@ -52,6 +52,7 @@ const GROUPS: {
 const KINDS: Record<string, string> = {
   "wsgi.input": "InputStream",
   "wsgi.errors": "ErrorStream",
+  "wsgi.file_wrapper": "FileWrapper",
   "deno.info": "Deno.ServeHandlerInfo",
 };
 
@@ -60,6 +61,8 @@ const KINDS: Record<string, string> = {
  * that SERVER_PORT is the text "8000" while wsgi.run_once is a boolean.
  */
 function show(key: string, value: unknown): string {
+  // A function's text would be its source code: name it too.
+  if (typeof value === "function") return `<${KINDS[key] ?? "function"}>`;
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     return `<${KINDS[key] ?? value.constructor?.name ?? "Object"}>`;
   }

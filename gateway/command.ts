@@ -17,7 +17,9 @@ Usage:
 
   module[:name]        a file that exports the application: the export called
                        name, or the default export; with no module, a demo app
-                       that shows the request's environ
+                       that shows the request's environ. A .py file runs on
+                       Pyodide: name is its callable (default: application)
+  --pythonpath DIR     a folder of Python packages for a .py app (repeatable)
   -b, --bind HOST:PORT where to listen (default localhost:8000)
   --host HOST          the host alone
   --port PORT          the port alone
@@ -41,6 +43,8 @@ interface Command {
   module?: string;
   /** URL prefix → directory, from each --static. */
   statics: Record<string, string>;
+  /** Folders put on sys.path for a Python application. */
+  pythonPath: string[];
 }
 
 function parseCommand(args: string[]): Command {
@@ -51,6 +55,7 @@ function parseCommand(args: string[]): Command {
     trace: false,
     help: false,
     statics: {},
+    pythonPath: [],
   };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].startsWith("--")
@@ -97,6 +102,9 @@ function parseCommand(args: string[]): Command {
         command.statics[prefix] = dir;
         break;
       }
+      case "--pythonpath":
+        command.pythonPath.push(value());
+        break;
       default:
         if (flag.startsWith("-")) {
           throw new UsageError(`unknown option ${flag}`);
@@ -143,8 +151,12 @@ function parseStatic(text: string): [string, string] {
 }
 
 /** `path/app.ts:name` → the application it exports. */
-async function loadApplication(spec: string): Promise<Application> {
+async function loadApplication(
+  spec: string,
+  pythonPath: string[],
+): Promise<Application> {
   const [, path, name] = /^(.*?)(?::([A-Za-z_$][\w$]*))?$/.exec(spec)!;
+  if (path.endsWith(".py")) return await loadPython(path, name, pythonPath);
   let module: Record<string, unknown>;
   try {
     module = await import(moduleUrl(path));
@@ -171,6 +183,46 @@ async function loadApplication(spec: string): Promise<Application> {
   return app as Application;
 }
 
+/**
+ * A `.py` file, through python.ts, imported only now: the core keeps no
+ * npm dependency, and a TypeScript app never starts Pyodide.
+ */
+async function loadPython(
+  path: string,
+  callable: string | undefined,
+  pythonPath: string[],
+): Promise<Application> {
+  // A specifier Deno does not follow ahead of time, so the module graph of
+  // server.ts holds no npm package.
+  const python = "../python.ts";
+  const { loadPythonApp, PythonException }: PythonModule = await import(
+    python
+  );
+  try {
+    const app = await loadPythonApp(path, { callable, pythonPath });
+    const { version, startup } = app.python;
+    console.log(
+      `Python ${version} (Pyodide) started in ${(startup / 1000).toFixed(1)} s`,
+    );
+    return app;
+  } catch (error) {
+    if (error instanceof PythonException) {
+      // The traceback first, for a bug in the file; the usage line last.
+      console.error(error.stack);
+    } else if (!(error instanceof TypeError)) throw error;
+    throw new UsageError(`cannot load ${path}: ${error.message}`);
+  }
+}
+
+/** What loadPython uses of python.ts, written here to keep it out of the graph. */
+interface PythonModule {
+  loadPythonApp(
+    path: string,
+    options: { callable?: string; pythonPath?: string[] },
+  ): Promise<Application & { python: { version: string; startup: number } }>;
+  PythonException: new (...args: never[]) => Error;
+}
+
 const UNLOADABLE =
   /^Module not found|^Relative import path|^Unsupported scheme|^Import .* not a dependency/;
 
@@ -193,7 +245,7 @@ export async function main(args: string[]): Promise<number> {
     }
     let app = command.module === undefined
       ? demoApp
-      : await loadApplication(command.module);
+      : await loadApplication(command.module, command.pythonPath);
     if (Object.keys(command.statics).length > 0) {
       app = sharedData(app, command.statics);
     }

@@ -18,7 +18,7 @@ import {
 } from "../types.ts";
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
-import { ClientGone, RequestRefused } from "./input.ts";
+import { ClientGone, Input, RequestRefused } from "./input.ts";
 import type { Watcher } from "./log.ts";
 import { respondAtOnce, respondStreaming } from "./response.ts";
 import {
@@ -88,6 +88,11 @@ export class Exchange {
     this.environ = environ;
     this.context = context;
     this.watch = context.watch?.(environ);
+    const input = environ["wsgi.input"];
+    if (this.watch && input instanceof Input) {
+      const watch = this.watch;
+      input.observe((call, given) => watch.read(call, given));
+    }
   }
 
   /** The headers as checked: their declared length and whether typed. */

@@ -37,6 +37,8 @@ export class Input implements InputStream {
   #buffer: Uint8Array = EMPTY;
   /** Bytes still to read: PEP 3333 ends the input at CONTENT_LENGTH. */
   #left = Infinity;
+  /** Told of every read the application makes, when the trace is on. */
+  #observe?: (call: string, given: number) => void;
 
   /** No request: an input that is at its end from the start. */
   constructor(request: Request | null) {
@@ -66,6 +68,24 @@ export class Input implements InputStream {
       );
     }
     return request.body;
+  }
+
+  /** Reports each read from now on: the call, and the bytes it gave. */
+  observe(observer: (call: string, given: number) => void): void {
+    this.#observe = observer;
+  }
+
+  /** The read, and, when observed, a report of it once it is done. */
+  #told(
+    call: string,
+    read: Promise<Uint8Array>,
+  ): Promise<Uint8Array> {
+    const observe = this.#observe;
+    if (observe === undefined) return read;
+    return read.then((bytes) => {
+      observe(call, bytes.byteLength);
+      return bytes;
+    });
   }
 
   /** Makes sure something is buffered; false at the end of the body. */
@@ -106,11 +126,17 @@ export class Input implements InputStream {
   }
 
   read(size = -1): Promise<Uint8Array> {
-    return this.#gather(size < 0 ? Infinity : size, false);
+    return this.#told(
+      `read(${size < 0 ? "" : size})`,
+      this.#gather(size < 0 ? Infinity : size, false),
+    );
   }
 
   readline(size = -1): Promise<Uint8Array> {
-    return this.#gather(size < 0 ? Infinity : size, true);
+    return this.#told(
+      `readline(${size < 0 ? "" : size})`,
+      this.#gather(size < 0 ? Infinity : size, true),
+    );
   }
 
   /**
@@ -134,18 +160,27 @@ export class Input implements InputStream {
   async readlines(hint = -1): Promise<Uint8Array[]> {
     const lines: Uint8Array[] = [];
     let length = 0;
-    for await (const line of this) {
+    for await (const line of this.#lines()) {
       lines.push(line);
       length += line.byteLength;
       if (hint > 0 && length >= hint) break;
     }
+    this.#observe?.(`readlines(${hint < 0 ? "" : hint})`, length);
     return lines;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for (let line = await this.readline(); line.byteLength > 0;) {
+    for await (const line of this.#lines()) {
+      this.#observe?.("next()", line.byteLength);
       yield line;
-      line = await this.readline();
     }
+  }
+
+  async *#lines(): AsyncGenerator<Uint8Array> {
+    for (
+      let line = await this.#gather(Infinity, true);
+      line.byteLength > 0;
+      line = await this.#gather(Infinity, true)
+    ) yield line;
   }
 }

@@ -17,6 +17,8 @@ export type LogSink = (line: string) => void;
 /** The hooks the gateway calls as one request goes through it. */
 export interface Watcher {
   startResponse(status: unknown, headers: unknown, excInfo: unknown): void;
+  /** A read of wsgi.input: the call as made, and the bytes it gave. */
+  read(call: string, given: number): void;
   write(size: number): void;
   chunk(size: number): void;
   close(call: string): void;
@@ -89,6 +91,10 @@ class RequestWatcher implements Watcher {
       args.push(excInfo instanceof Error ? String(excInfo) : show(excInfo));
     }
     this.#step(`app → server     startResponse(${args.join(", ")})`);
+  }
+
+  read(call: string, given: number): void {
+    this.#step(`server → app     wsgi.input.${call}: ${bytes(given)}`);
   }
 
   write(size: number): void {

@@ -167,3 +167,9 @@ Deno.test("the explorer: the form's defaults and labels are the handout's", asyn
     ]
   ) assert.ok(html.includes(promised), `the page has ${promised}`);
 });
+
+Deno.test("the explorer shows functions by type, never as their source", async () => {
+  const html = await page("/");
+  assert.ok(html.includes(row("wsgi.file_wrapper", "&lt;FileWrapper&gt;")));
+  assert.doesNotMatch(html, /=&gt;|function \(|\{\s*return/);
+});

@@ -6,16 +6,18 @@
  * and a client address, so no server or process is needed; only the
  * client's port, the timings and the date may differ.
  *
- * Reading the handout and the examples needs `--allow-read=examples`.
+ * Reading the handout and the examples needs `--allow-read=examples`; step
+ * 8 runs the lesson's Python file on Pyodide, which reads its npm package.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { toFetchHandler } from "../mod.ts";
+import { type Application, toFetchHandler } from "../mod.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
 import { appConLogo } from "../examples/holamundo-static.ts";
 import { Client } from "../testing.ts";
+import { loadPythonApp } from "../python.ts";
 
 const EXAMPLES = new URL("../examples/", import.meta.url);
 
@@ -31,6 +33,7 @@ function codeBlocks(markdown: string): string[] {
 /** What changes from run to run, written as a placeholder. */
 function mask(line: string): string {
   return line
+    .replace(/ started in \d+\.\d s$/, " started in T s")
     .replace(/ \(\+\d+\.\d\d ms\)$/, " (+T ms)")
     .replace(/, \d+\.\d\d ms in all$/, ", T ms in all")
     .replace(/\[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]/, "[DATE]")
@@ -66,9 +69,17 @@ Deno.test("handout: the trace of step 5 is what the gateway prints for curl's re
     `Serving ${module} on http://localhost:8000/ (Ctrl+C to stop)`,
   );
 
+  assert.deepEqual(shown.map(mask), (await curlLogo(holaMundoApp)).map(mask));
+});
+
+/**
+ * What the gateway prints, trace and access log, for
+ * `curl http://localhost:8000/python-logo.png`, rebuilt in process.
+ */
+async function curlLogo(app: Application): Promise<string[]> {
   const printed: string[] = [];
   const log = (line: string) => void printed.push(line);
-  const handler = toFetchHandler(holaMundoApp, { trace: log, accessLog: log });
+  const handler = toFetchHandler(app, { trace: log, accessLog: log });
   const response = await handler(
     new Request("http://localhost:8000/python-logo.png", {
       headers: {
@@ -83,8 +94,34 @@ Deno.test("handout: the trace of step 5 is what the gateway prints for curl's re
     },
   );
   await response.bytes();
+  return printed;
+}
 
-  assert.deepEqual(shown.map(mask), printed.map(mask));
+Deno.test("handout: step 9 shows the lesson's holamundo.py as it is", async () => {
+  const source = await readExample("webapp/holamundo.py");
+  const blocks = codeBlocks(await readExample("README.md"));
+  assert.ok(blocks.includes(source));
+});
+
+Deno.test("handout: the trace of step 9 is what the gateway prints for the Python app", async () => {
+  const blocks = codeBlocks(await readExample("README.md"));
+  const command = blocks.find((b) => b.includes(".py:hola_mundo_app"));
+  const trace = blocks.find((b) => b.startsWith("Python 3."));
+  assert.ok(command && trace, "step 9 shows a .py command and its trace");
+  const [started, serving, ...shown] = trace.trimEnd().split("\n");
+  const module = command.trim().split(" ").at(-1);
+  assert.match(
+    started,
+    /^Python 3\.\d+\.\d+ \(Pyodide\) started in \d+\.\d s$/,
+  );
+  assert.equal(
+    serving,
+    `Serving ${module} on http://localhost:8000/ (Ctrl+C to stop)`,
+  );
+  const app = await loadPythonApp("examples/webapp/holamundo.py", {
+    callable: "hola_mundo_app",
+  });
+  assert.deepEqual(shown.map(mask), (await curlLogo(app)).map(mask));
 });
 
 Deno.test("handout: step 8 serves the logo under /static, and /python-logo.png is still step 4's page", async () => {

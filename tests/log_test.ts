@@ -640,3 +640,44 @@ Deno.test("trace: without the access log, no CLF line; and the other way round",
     '- - - [DATE] "GET / HTTP/1.1" 200 5',
   ]);
 });
+
+Deno.test("trace: each wsgi.input read shows the call and the bytes it gave", async () => {
+  const { lines, sink } = recorder();
+  const app: Application = async (environ, startResponse) => {
+    const input = environ["wsgi.input"];
+    await input.read(4);
+    await input.readline();
+    await input.readline(2);
+    await input.readlines();
+    await input.read();
+    startResponse("204 No Content", []);
+    return [];
+  };
+  await exchange(app, { trace: sink }, "/", {
+    method: "POST",
+    body: "nombre=Ada\nuno\ndos\n",
+  });
+  const reads = normalise(lines).filter((line) => line.includes("wsgi.input"));
+  assert.deepEqual(reads, [
+    "[trace #1] server → app     wsgi.input.read(4): 4 bytes (+T ms)",
+    "[trace #1] server → app     wsgi.input.readline(): 7 bytes (+T ms)",
+    "[trace #1] server → app     wsgi.input.readline(2): 2 bytes (+T ms)",
+    "[trace #1] server → app     wsgi.input.readlines(): 6 bytes (+T ms)",
+    "[trace #1] server → app     wsgi.input.read(): 0 bytes (+T ms)",
+  ]);
+});
+
+Deno.test("trace: iterating wsgi.input shows one next() per line", async () => {
+  const { lines, sink } = recorder();
+  const app: Application = async (environ, startResponse) => {
+    for await (const _line of environ["wsgi.input"]);
+    startResponse("204 No Content", []);
+    return [];
+  };
+  await exchange(app, { trace: sink }, "/", { method: "POST", body: "a\nbc" });
+  const reads = normalise(lines).filter((line) => line.includes("wsgi.input"));
+  assert.deepEqual(reads, [
+    "[trace #1] server → app     wsgi.input.next(): 2 bytes (+T ms)",
+    "[trace #1] server → app     wsgi.input.next(): 2 bytes (+T ms)",
+  ]);
+});

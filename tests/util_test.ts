@@ -478,3 +478,24 @@ Deno.test("requestUri: on a real server, the URL the client asked for", async ()
     await server.shutdown();
   }
 });
+
+Deno.test("setupTestingDefaults: a key holding a non-string is kept, and nothing throws", () => {
+  const odd: [string, unknown][] = [
+    ["PATH_INFO", 5],
+    ["SCRIPT_NAME", 7],
+    ["QUERY_STRING", 3],
+    ["HTTP_HOST", { host: "x" }],
+    ["SERVER_NAME", 1],
+    ["SERVER_PORT", 8000],
+    ["REQUEST_METHOD", ["GET"]],
+    ["wsgi.url_scheme", 0],
+    ["HTTP_X_COUNT", 3],
+  ];
+  for (const [key, value] of odd) {
+    // A JavaScript caller, or a Python-minded test, is not held by the types.
+    const environ = defaults({ [key]: value } as Partial<Environ>);
+    assert.equal(environ[key], value, key);
+    assert.ok(environ["deno.request"] instanceof Request, key);
+    assert.equal(typeof environ.REQUEST_URI, "string", key);
+  }
+});

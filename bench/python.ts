@@ -1,0 +1,161 @@
+/**
+ * Python on the gateway against Python's own servers, over loopback: the
+ * lesson's page (bench/peers/holamundo.py, the same file for everyone) on
+ * the gateway through Pyodide, under gunicorn (2 sync workers) and under
+ * wsgiref; and a small Flask app (bench/peers/flask_app.py) on the gateway
+ * and under gunicorn. Every server starts once; then rounds of `wrk -t1`,
+ * one server after the other in each round, and the medians.
+ *
+ *     deno run -A bench/python.ts [--rounds 5] [--duration 5] [--connections 10] [--write]
+ *
+ * `--write` puts the table in bench/python.md. Needs wrk, gunicorn and
+ * python3-flask (`apt-get install -y wrk gunicorn python3-flask`).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Contestant, median, start, stop, wrk } from "./http.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const DIST_PACKAGES = "/usr/lib/python3/dist-packages";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rounds: { type: "string", default: "5" },
+    duration: { type: "string", default: "5" },
+    connections: { type: "string", default: "10" },
+    write: { type: "boolean", default: false },
+  },
+});
+const rounds = Number(values.rounds);
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+
+function gateway(file: string, callable: string, ...path: string[]) {
+  return {
+    command: Deno.execPath(),
+    args: (port: number) => [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "bench/servers/python.ts",
+      String(port),
+      file,
+      callable,
+      ...path,
+    ],
+  };
+}
+
+function gunicorn(app: string) {
+  return {
+    command: "gunicorn",
+    args: (port: number) => [
+      "-c",
+      "bench/peers/gunicorn.conf.py",
+      "-b",
+      `127.0.0.1:${port}`,
+      app,
+    ],
+    install: "apt-get install -y gunicorn",
+  };
+}
+
+/** Each app's servers; the first is the one the ratios are for. */
+const GROUPS: { app: string; contestants: Contestant[] }[] = [
+  {
+    app: "the lesson's page (holamundo.py)",
+    contestants: [
+      {
+        name: "Deno gateway + Pyodide",
+        ...gateway("bench/peers/holamundo.py", "application"),
+      },
+      {
+        name: "gunicorn, 2 sync workers",
+        ...gunicorn("holamundo:application"),
+      },
+      {
+        name: "wsgiref simple_server",
+        command: "python3",
+        args: (port) => ["bench/peers/holamundo.py", String(port)],
+      },
+    ],
+  },
+  {
+    app: "a small Flask app (flask_app.py)",
+    contestants: [
+      {
+        name: "Deno gateway + Pyodide",
+        ...gateway("bench/peers/flask_app.py", "app", DIST_PACKAGES),
+      },
+      { name: "gunicorn, 2 sync workers", ...gunicorn("flask_app:app") },
+    ],
+  },
+];
+
+const servers = [];
+try {
+  for (const { contestants } of GROUPS) {
+    for (const contestant of contestants) {
+      const server = await start(contestant, "python", 0);
+      if (typeof server === "string") {
+        throw new Error(`${contestant.name}: ${server}`);
+      }
+      servers.push(server);
+    }
+  }
+  const measure = wrk(connections);
+  for (const server of servers) await measure(server.port, 2); // warm-up
+  const samples = new Map(servers.map((s) => [s, [] as number[]]));
+  const p99s = new Map(servers.map((s) => [s, [] as number[]]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const server of servers) {
+      const sample = await measure(server.port, duration);
+      if (sample.problem) {
+        throw new Error(`${server.contestant.name}: ${sample.problem}`);
+      }
+      samples.get(server)!.push(sample.value);
+      p99s.get(server)!.push(sample.p99Ms!);
+    }
+    console.error(`round ${round}/${rounds} done`);
+  }
+  const lines = [
+    `\`wrk -t1 -c${connections} -d${duration}s\` over loopback, ${rounds} interleaved rounds after a 2 s warm-up, medians; ` +
+    `load average at the end: ${
+      (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(
+        " ",
+      )
+    } on ${navigator.hardwareConcurrency} cores.`,
+    "",
+    "| app | server | req/s | p99 ms | gateway ÷ this |",
+    "| --- | --- | ---: | ---: | ---: |",
+  ];
+  let at = 0;
+  for (const { app, contestants } of GROUPS) {
+    const group = servers.slice(at, at += contestants.length);
+    const ours = median(samples.get(group[0])!);
+    for (const server of group) {
+      const rps = median(samples.get(server)!);
+      lines.push(
+        `| ${app} | ${server.contestant.name} | ${rps.toFixed(0)} | ${
+          median(p99s.get(server)!).toFixed(2)
+        } | ${(ours / rps).toFixed(2)} |`,
+      );
+    }
+  }
+  const table = lines.join("\n");
+  console.log(table);
+  if (values.write) {
+    const command =
+      `deno run -A bench/python.ts --rounds ${rounds} --duration ${duration} --connections ${connections}`;
+    await Deno.writeTextFile(
+      `${ROOT}bench/python.md`,
+      `# Python on the gateway: numbers\n\nMeasured with \`${command}\` (${
+        new Date().toISOString().slice(0, 10)
+      }).\n\n${table}\n`,
+    );
+  }
+} finally {
+  for (const server of servers) await stop(server);
+}

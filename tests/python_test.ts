@@ -1,0 +1,403 @@
+/**
+ * Python applications on the gateway (python.ts): the lesson's holamundo.py
+ * as written, a fixture using every part of the WSGI contract, and Flask and
+ * Bottle from Debian's packages when they are installed.
+ *
+ * Pyodide takes seconds to start, so it starts once, here, for the whole
+ * file; every test shares its interpreter.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { type Application, toFetchHandler } from "../mod.ts";
+import { Client } from "../testing.ts";
+import { loadPythonApp, PythonException } from "../python.ts";
+import { collector, listen } from "./_helpers.ts";
+
+const DIST_PACKAGES = "/usr/lib/python3/dist-packages";
+const LESSON = "examples/webapp/holamundo.py";
+
+/** Loads an app, or says why Python cannot run here. */
+async function load(
+  path: string,
+  callable?: string,
+  pythonPath?: string[],
+): Promise<Application | string> {
+  try {
+    return await loadPythonApp(path, { callable, pythonPath });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    return `Pyodide cannot read its npm package: ${error.message}`;
+  }
+}
+
+const lesson = await load(LESSON, "hola_mundo_app");
+const python = typeof lesson === "string" ? undefined : lesson;
+if (python === undefined) console.log(`python tests skipped: ${lesson}`);
+
+/** Whether dist-packages holds a package (a folder) or a module (a file). */
+function installed(module: string): boolean {
+  return [module, `${module}.py`].some((name) => {
+    try {
+      Deno.statSync(`${DIST_PACKAGES}/${name}`);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const HAS = { flask: installed("flask"), bottle: installed("bottle") };
+for (const [name, found] of Object.entries(HAS)) {
+  if (!found) {
+    console.log(
+      `${name} tests skipped: ${DIST_PACKAGES}/${name} is missing (apt-get install -y python3-${name})`,
+    );
+  }
+}
+
+const contract = python && await loadPythonApp("tests/fixtures/contract.py");
+const ignore = python === undefined;
+
+// -- the lesson's file, verbatim ----------------------------------------------------
+
+Deno.test({
+  name: "python: the lesson's holamundo.py, as written, answers its page",
+  ignore,
+  async fn() {
+    const response = await new Client(python!).get("/");
+    assert.equal(response.statusLine, "200 OK");
+    assert.equal(
+      response.headers.get("content-type"),
+      "text/html; charset=utf-8",
+    );
+    assert.match(response.text, /<h1>Hecho con Python<\/h1>/);
+    assert.match(response.text, /<p>Hola mundo!<\/p>/);
+    assert.deepEqual(response.errors, []);
+  },
+});
+
+Deno.test({
+  name: "python: the lesson's holamundo.py serves the logo beside it",
+  ignore,
+  async fn() {
+    const response = await new Client(python!).get("/python-logo.png");
+    const logo = await Deno.readFile("examples/webapp/python-logo.png");
+    assert.equal(response.headers.get("content-type"), "image/png");
+    assert.deepEqual(response.body, logo);
+  },
+});
+
+Deno.test({
+  name: "python: the lesson's holamundo.py on a real socket",
+  ignore,
+  async fn() {
+    await using server = listen(python!);
+    const page = await fetch(`${server.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /Hola mundo!/);
+    const logo = await fetch(`${server.url}/python-logo.png`);
+    assert.equal(logo.headers.get("content-type"), "image/png");
+    const bytes = await logo.bytes();
+    assert.deepEqual([...bytes.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
+    assert.deepEqual(server.lines, []);
+  },
+});
+
+Deno.test({
+  name: "python: the trace shows the Python app's flow like a TypeScript one's",
+  ignore,
+  async fn() {
+    const lines: string[] = [];
+    const handler = toFetchHandler(python!, {
+      trace: (line) => void lines.push(line),
+    });
+    await (await handler(new Request("http://localhost/"))).bytes();
+    assert.match(
+      lines.join("\n"),
+      /server → app {5}app\(environ, startResponse\)/,
+    );
+    assert.match(
+      lines.join("\n"),
+      /startResponse\("200 OK", \[\["Content-type","text\/html; charset=utf-8"\]\]\)/,
+    );
+    assert.match(
+      lines.at(-1)!,
+      /server → client {2}200, \d+ bytes from 1 chunk/,
+    );
+  },
+});
+
+// -- the contract, part by part ---------------------------------------------------
+
+const client = contract && new Client(contract);
+
+Deno.test({
+  name:
+    "python: environ is a dict of str, with wsgi.version (1, 0) and bool flags",
+  ignore,
+  async fn() {
+    const response = await client!.post("/environ-types?x=1", {
+      body: "a",
+      headers: { "User-Agent": "prueba", "Content-Type": "text/plain" },
+    });
+    assert.equal(
+      response.text,
+      [
+        "version=(1, 0)",
+        "method=POST path=/environ-types query=x=1",
+        "scheme=http server=localhost:80",
+        "agent=prueba type=text/plain",
+        "flags=False,False,False",
+        "not_str=[]",
+        "input=BytesIO",
+        "",
+      ].join("\n"),
+    );
+  },
+});
+
+Deno.test({
+  name: "python: wsgi.input reads with read(n), readline, readlines and read()",
+  ignore,
+  async fn() {
+    const response = await client!.post("/read-input", {
+      body: "abcdef\nuno\ndos\n",
+    });
+    assert.equal(
+      response.text,
+      "b'abc'\nb'def\\n'\n[b'uno\\n', b'dos\\n']\nb''\n",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "python: wsgi.input iterates line by line; a chunked upload is read whole",
+  ignore,
+  async fn() {
+    const body = ReadableStream.from(
+      ["uno\nd", "os\ntres"].map((s) => new TextEncoder().encode(s)),
+    );
+    const response = await client!.post("/iterate-input", { body });
+    assert.equal(response.text, "[b'uno\\n', b'dos\\n', b'tres']\nb''\n");
+  },
+});
+
+Deno.test({
+  name: "python: a body over maxContentLength is answered 413 with one line",
+  ignore,
+  async fn() {
+    const small = await loadPythonApp("tests/fixtures/contract.py", {
+      maxContentLength: 4,
+    });
+    const small413 = await new Client(small).post("/read-input", {
+      body: "12345",
+    });
+    assert.equal(small413.status, 413);
+    assert.equal(small413.errors.length, 1);
+    assert.match(small413.errors[0], /limit of 4 bytes \(maxContentLength\)/);
+    const streamed = await new Client(small).post("/read-input", {
+      body: ReadableStream.from([new TextEncoder().encode("123456")]),
+    });
+    assert.equal(streamed.status, 413);
+    const fits = await new Client(small).post("/read-input", { body: "1234" });
+    assert.equal(fits.status, 200);
+  },
+});
+
+Deno.test({
+  name: "python: wsgi.errors is text written to the gateway's wsgi.errors",
+  ignore,
+  async fn() {
+    const response = await client!.get("/errors");
+    assert.equal(response.status, 200);
+    assert.equal(
+      response.errors.join(""),
+      "una línea\ndos tres\ntambién con print\n",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "python: a generator streams chunk by chunk, bytes and str, then close()",
+  ignore,
+  async fn() {
+    const lines: string[] = [];
+    const traced = new Client(contract!, {
+      trace: (line) => void lines.push(line),
+    });
+    const response = await traced.get("/stream?completo");
+    assert.equal(response.text, "uno\ndos\ntres\n");
+    assert.equal(lines.filter((l) => / chunk \d: /.test(l)).length, 3);
+    assert.ok(lines.some((l) => l.includes("body.close()")));
+    const closed = await client!.get("/closed");
+    assert.match(closed.text, /'completo'/);
+  },
+});
+
+Deno.test({
+  name: "python: close() is called when the client leaves mid-stream",
+  ignore,
+  async fn() {
+    const { errors, lines } = collector();
+    const handler = toFetchHandler(contract!, { errors });
+    const response = await handler(
+      new Request("http://localhost/stream?abandonado"),
+    );
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    const closed = await client!.get("/closed");
+    assert.match(closed.text, /'abandonado'/);
+    assert.match(lines.join(""), /the client went away/);
+  },
+});
+
+Deno.test({
+  name: "python: write() output goes before the returned body",
+  ignore,
+  async fn() {
+    const response = await client!.get("/write");
+    assert.equal(response.text, "escrito con write, y devuelto");
+  },
+});
+
+Deno.test({
+  name: "python: exc_info before the first chunk replaces the status",
+  ignore,
+  async fn() {
+    const response = await client!.get("/exc-before");
+    assert.equal(response.statusLine, "503 Service Unavailable");
+    assert.equal(response.text, "vuelve en un rato\n");
+  },
+});
+
+Deno.test({
+  name:
+    "python: exc_info after the first chunk re-raises; the response is aborted",
+  ignore,
+  async fn() {
+    const response = await client!.get("/exc-after");
+    assert.ok(response.aborted);
+    assert.equal(response.text, "uno\n");
+    const log = response.errors.join("");
+    assert.match(log, /aborted after it had started/);
+    assert.match(log, /Traceback \(most recent call last\):/);
+    assert.match(log, /ValueError: demasiado tarde/);
+  },
+});
+
+Deno.test({
+  name:
+    "python: an exception before the first chunk is the gateway's 500, traceback logged",
+  ignore,
+  async fn() {
+    const response = await client!.get("/raise-before");
+    assert.equal(response.status, 500);
+    assert.doesNotMatch(response.text, /RuntimeError|Traceback/);
+    const log = response.errors.join("");
+    assert.match(log, /the application raised an error/);
+    assert.match(log, /File ".*contract\.py", line \d+, in raise_before/);
+    assert.match(log, /RuntimeError: antes del primer trozo/);
+    // The traceback is Python's: no glue, no Pyodide, no JavaScript frames.
+    assert.doesNotMatch(log, /denowsgi|_pyodide|\n\s+at /);
+  },
+});
+
+Deno.test({
+  name: "python: an exception after the first chunk aborts the response",
+  ignore,
+  async fn() {
+    const response = await client!.get("/raise-after");
+    assert.ok(response.aborted);
+    assert.equal(response.text, "uno\n");
+    assert.match(response.errors.join(""), /RuntimeError: después/);
+  },
+});
+
+Deno.test({
+  name: "python: a broken rule (a bytes status) is the gateway's 500 naming it",
+  ignore,
+  async fn() {
+    const response = await client!.get("/bad-status");
+    assert.equal(response.status, 500);
+    assert.match(response.errors.join(""), /status/i);
+  },
+});
+
+Deno.test({
+  name: "python: wsgi.file_wrapper streams a file-like object",
+  ignore,
+  async fn() {
+    const response = await client!.get("/file-wrapper");
+    assert.equal(response.body.byteLength, 10000);
+  },
+});
+
+Deno.test({
+  name: "python: a missing callable is one clear error",
+  ignore,
+  async fn() {
+    await assert.rejects(
+      loadPythonApp(LESSON, { callable: "nope" }),
+      /holamundo\.py has no callable named nope \(it defines: .*hola_mundo_app/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "python: a native extension module is named as such when its import fails",
+  ignore: ignore || !installed("apt_pkg-stubs"),
+  async fn() {
+    const error = await loadPythonApp("tests/fixtures/native.py", {
+      pythonPath: [DIST_PACKAGES],
+    }).catch((error) => error);
+    assert.ok(error instanceof PythonException);
+    assert.match(
+      error.message,
+      /^cannot import apt_pkg: .*apt_pkg\..*\.so is a native extension module/,
+    );
+    assert.doesNotMatch(error.message, /\n/);
+    assert.match(
+      error.stack!,
+      /ModuleNotFoundError: No module named 'apt_pkg'/,
+    );
+  },
+});
+
+// -- real frameworks, from Debian's packages ------------------------------------
+
+for (const framework of ["flask", "bottle"] as const) {
+  Deno.test({
+    name:
+      `python: a ${framework} app (python3-${framework}) routes, reads a form, renders a template`,
+    ignore: ignore || !HAS[framework],
+    async fn() {
+      const app = await loadPythonApp(`tests/fixtures/${framework}_app.py`, {
+        callable: "app",
+        pythonPath: [DIST_PACKAGES],
+      });
+      const client = new Client(app);
+      const index = await client.get("/");
+      assert.equal(index.status, 200);
+      assert.match(index.text, /^Hola desde (Flask|Bottle)$/);
+      const hola = await client.get("/hola/%3Cb%3EAda");
+      assert.equal(hola.text, "<h1>Hola &lt;b&gt;Ada</h1>");
+      const eco = await client.post("/eco", {
+        body: new URLSearchParams({ nombre: "Ada Lovelace" }),
+      });
+      assert.equal(eco.headers.get("content-type"), "application/json");
+      assert.deepEqual(eco.json(), { nombre: "Ada Lovelace" });
+      const missing = await client.get("/nada");
+      assert.equal(missing.status, 404);
+      assert.deepEqual(
+        [index, hola, eco, missing].flatMap((r) => r.errors),
+        [],
+      );
+    },
+  });
+}
