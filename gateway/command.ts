@@ -7,7 +7,10 @@
  */
 
 import type { Application } from "../types.ts";
-import { demoApp, makeServer, type WSGIServer } from "./simple_server.ts";
+import { proxyFix } from "../proxy.ts";
+import { serveCommand } from "./listen.ts";
+import { demoApp } from "./simple_server.ts";
+import { runWorkers } from "./workers.ts";
 
 const USAGE = `Serves a WSGI application with Deno.
 
@@ -17,30 +20,53 @@ Usage:
   module[:name]        a file that exports the application: the export called
                        name, or the default export; with no module, a demo app
                        that shows the request's environ
-  -b, --bind HOST:PORT where to listen (default localhost:8000)
+  -b, --bind ADDRESS   where to listen (default localhost:8000): HOST:PORT,
+                       :PORT for every interface, or unix:PATH; repeat it to
+                       listen on several
   --host HOST          the host alone
   --port PORT          the port alone
+  -w, --workers N      N processes' worth of isolates, one per core, under
+                       deno serve --parallel (default 1; needs --allow-run)
+  --proxy-hops N       trust N proxies' X-Forwarded-For, -Proto, -Host, -Port
+                       and -Prefix headers (default 0: trust none)
+  --graceful-timeout S seconds requests in flight get after SIGTERM or Ctrl+C
+                       before they are ended (default 30)
+  --certfile FILE      serve HTTPS (and HTTP/2) with this PEM certificate
+  --keyfile FILE       and this PEM private key
   --access-log         one Common Log Format line per request (the default)
   --no-access-log      no access log
   --trace              print every step of every request's flow
   -h, --help           this text`;
 
 /** A mistake on the command line: said in one line, never as a stack. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-interface Command {
+/** A `-b` address: TCP, or a unix socket's path. */
+export type Bind = { hostname: string; port: number } | { path: string };
+
+export interface Command {
   host: string;
   port: number;
+  binds: Bind[];
+  workers: number;
+  proxyHops: number;
+  gracefulTimeout: number;
+  certfile?: string;
+  keyfile?: string;
   accessLog: boolean;
   trace: boolean;
   help: boolean;
   module?: string;
 }
 
-function parseCommand(args: string[]): Command {
+export function parseCommand(args: string[]): Command {
   const command: Command = {
     host: "localhost",
     port: 8000,
+    binds: [],
+    workers: 1,
+    proxyHops: 0,
+    gracefulTimeout: 30,
     accessLog: true,
     trace: false,
     help: false,
@@ -60,16 +86,9 @@ function parseCommand(args: string[]): Command {
         command.help = true;
         break;
       case "-b":
-      case "--bind": {
-        const bind = value();
-        const colon = bind.lastIndexOf(":");
-        if (colon === -1) {
-          throw new UsageError(`--bind wants HOST:PORT, got ${bind}`);
-        }
-        command.host = bind.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-        command.port = parsePort(bind.slice(colon + 1));
+      case "--bind":
+        command.binds.push(parseBind(value()));
         break;
-      }
       case "--host":
         command.host = value();
         break;
@@ -85,6 +104,22 @@ function parseCommand(args: string[]): Command {
       case "--trace":
         command.trace = true;
         break;
+      case "-w":
+      case "--workers":
+        command.workers = parseCount(flag, value(), 1);
+        break;
+      case "--proxy-hops":
+        command.proxyHops = parseCount(flag, value(), 0);
+        break;
+      case "--graceful-timeout":
+        command.gracefulTimeout = parseSeconds(flag, value());
+        break;
+      case "--certfile":
+        command.certfile = value();
+        break;
+      case "--keyfile":
+        command.keyfile = value();
+        break;
       default:
         if (flag.startsWith("-")) {
           throw new UsageError(`unknown option ${flag}`);
@@ -98,7 +133,47 @@ function parseCommand(args: string[]): Command {
     }
   }
   if (command.host === "") throw new UsageError("the host must not be empty");
+  if (command.binds.length === 0) {
+    command.binds.push({ hostname: command.host, port: command.port });
+  }
+  if ((command.certfile === undefined) !== (command.keyfile === undefined)) {
+    throw new UsageError("--certfile and --keyfile go together");
+  }
   return command;
+}
+
+/** gunicorn's forms: `HOST:PORT`, `[::1]:PORT`, `:PORT` (every interface), `unix:PATH`. */
+function parseBind(bind: string): Bind {
+  if (bind.startsWith("unix:")) {
+    if (bind.length === 5) throw new UsageError("unix: needs a socket path");
+    return { path: bind.slice(5) };
+  }
+  const colon = bind.lastIndexOf(":");
+  if (colon === -1) {
+    throw new UsageError(`--bind wants HOST:PORT, got ${bind}`);
+  }
+  const host = bind.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  return {
+    hostname: host || "0.0.0.0",
+    port: parsePort(bind.slice(colon + 1)),
+  };
+}
+
+function parseCount(flag: string, text: string, least: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < least) {
+    throw new UsageError(
+      `${flag} wants a whole number ≥ ${least}, got ${text}`,
+    );
+  }
+  return Number(text);
+}
+
+function parseSeconds(flag: string, text: string): number {
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(seconds)) {
+    throw new UsageError(`${flag} wants seconds (a number ≥ 0), got ${text}`);
+  }
+  return seconds;
 }
 
 function parsePort(text: string): number {
@@ -112,7 +187,7 @@ function parsePort(text: string): number {
 }
 
 /** `path/app.ts:name` → the application it exports. */
-async function loadApplication(spec: string): Promise<Application> {
+export async function loadApplication(spec: string): Promise<Application> {
   const [, path, name] = /^(.*?)(?::([A-Za-z_$][\w$]*))?$/.exec(spec)!;
   let module: Record<string, unknown>;
   try {
@@ -160,21 +235,8 @@ export async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    const app = command.module === undefined
-      ? demoApp
-      : await loadApplication(command.module);
-    const httpd = listen(command, app);
-    const what = command.module ?? "the demo app";
-    const host = command.host.includes(":")
-      ? `[${command.host}]`
-      : command.host;
-    const where = `http://${host}:${httpd.serverPort}/`;
-    // Ctrl+C is handled from here on: only then say the server is ready.
-    const serving = httpd.serveForever();
-    console.log(`Serving ${what} on ${where} (Ctrl+C to stop)`);
-    await serving;
-    console.log("Stopped.");
-    return 0;
+    if (command.workers > 1) return await runWorkers(command);
+    return await serveCommand(command, await application(command));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
@@ -182,16 +244,18 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-function listen(command: Command, app: Application): WSGIServer {
-  try {
-    return makeServer(command.host, command.port, app, {
-      accessLog: command.accessLog,
-      trace: command.trace,
-    });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new UsageError(
-      `cannot listen on ${command.host}:${command.port}: ${reason}`,
-    );
-  }
+/** The application the command names, behind the proxies it trusts. */
+export async function application(command: Command): Promise<Application> {
+  const app = command.module === undefined
+    ? demoApp
+    : await loadApplication(command.module);
+  const n = command.proxyHops;
+  return n === 0
+    ? app
+    : proxyFix(app, { for: n, proto: n, host: n, port: n, prefix: n });
+}
+
+/** What the Serving line calls the application. */
+export function described(command: Command): string {
+  return command.module ?? "the demo app";
 }
