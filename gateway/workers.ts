@@ -23,7 +23,8 @@ export async function runWorkers(command: Command): Promise<number> {
   const port = bind.port || freePort(bind.hostname);
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(Deno.execPath(), {
+    // By name, as `--allow-run=deno` grants it (not the path it resolves to).
+    child = new Deno.Command("deno", {
       args: [
         "serve",
         "--parallel",
@@ -45,7 +46,7 @@ export async function runWorkers(command: Command): Promise<number> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
     throw new UsageError(
-      "--workers starts deno serve --parallel: run server.ts with --allow-run",
+      "--workers starts deno serve --parallel: run server.ts with --allow-run=deno",
     );
   }
   const forward = (signal: Deno.Signal) => () => {
