@@ -847,3 +847,33 @@ Deno.test("cli: -w 2 sets wsgi.multiprocess", async () => {
   assert.match((await get(url)).text, /\(multiprocess\)\n$/);
   assert.equal((await cli.stop("SIGTERM")).code, 0);
 });
+
+Deno.test("cli: --certfile and --keyfile serve HTTPS", async () => {
+  const { caCert, cert, key } = await import("./fixtures/tls.ts");
+  const dir = await Deno.makeTempDir({ prefix: "denowsgi-" });
+  try {
+    await Deno.writeTextFile(`${dir}/cert.pem`, cert);
+    await Deno.writeTextFile(`${dir}/key.pem`, key);
+    await using cli = new Cli([
+      "-b",
+      "127.0.0.1:0",
+      "--certfile",
+      `${dir}/cert.pem`,
+      "--keyfile",
+      `${dir}/key.pem`,
+      "--no-access-log",
+      "tests/fixtures/apps.ts",
+    ]);
+    const url = await cli.listening("tests/fixtures/apps.ts");
+    assert.equal(url.protocol, "https:");
+    using client = Deno.createHttpClient({ caCerts: [caCert] });
+    const response = await within(
+      "a response",
+      fetch(`https://localhost:${url.port}/tls`, { client }),
+    );
+    assert.equal(await response.text(), "default export at /tls\n");
+    assert.equal((await cli.stop("SIGTERM")).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
