@@ -136,7 +136,8 @@ export interface GracefulStop {
   sameWithin?: number;
 }
 
-const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+/** What stops a server: Ctrl+C, and SIGTERM where there is one. */
+export const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
   ? ["SIGINT"]
   : ["SIGINT", "SIGTERM"];
 
@@ -178,7 +179,7 @@ export function stopGracefully(drain: Drain, how: GracefulStop): Promise<void> {
   };
   // Never removed: under deno serve --parallel, removing a listener after
   // a signal has come lets the process die of that signal (Deno 2.9).
-  for (const signal of SIGNALS) Deno.addSignalListener(signal, onSignal);
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
   return stopped.promise;
 }
 

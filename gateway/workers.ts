@@ -7,6 +7,7 @@
  */
 
 import { type Command, described, UsageError } from "./command.ts";
+import { STOP_SIGNALS } from "./drain.ts";
 
 /** The environment variable that hands the command to each worker. */
 export const WORKER_ENV = "DENOWSGI_WORKER";
@@ -56,7 +57,9 @@ export async function runWorkers(command: Command): Promise<number> {
       // Already gone.
     }
   };
-  const listeners = SIGNALS.map((signal) => [signal, forward(signal)] as const);
+  const listeners = STOP_SIGNALS.map((signal) =>
+    [signal, forward(signal)] as const
+  );
   for (const [signal, listener] of listeners) {
     Deno.addSignalListener(signal, listener);
   }
@@ -80,10 +83,6 @@ export async function runWorkers(command: Command): Promise<number> {
     }
   }
 }
-
-const SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT"]
-  : ["SIGINT", "SIGTERM"];
 
 function freePort(hostname: string): number {
   const listener = Deno.listen({ hostname, port: 0 });
