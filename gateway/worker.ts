@@ -10,7 +10,7 @@
 import { toFetchHandler } from "./serve.ts";
 import { application, type Command } from "./command.ts";
 import { Drain, stopGracefully } from "./drain.ts";
-import { WORKER_ENV } from "./workers.ts";
+import { READY, WORKER_ENV } from "./workers.ts";
 
 const command: Command = JSON.parse(Deno.env.get(WORKER_ENV) ?? "{}");
 const drain = new Drain();
@@ -26,6 +26,7 @@ stopGracefully(drain, {
   say: (line) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)),
   sameWithin: 500,
 });
+Deno.stdout.writeSync(encoder.encode(`${READY}\n`));
 
 // No onListen here: with one, deno serve 2.9 dies of the first SIGTERM
 // instead of draining; the command says where it listens.

@@ -8,9 +8,17 @@
 
 import { type Command, described, UsageError } from "./command.ts";
 import { STOP_SIGNALS } from "./drain.ts";
+import { writeText } from "./errors.ts";
 
 /** The environment variable that hands the command to each worker. */
 export const WORKER_ENV = "DENOWSGI_WORKER";
+
+/**
+ * The line each worker prints once it handles signals. Until every one
+ * has, a SIGTERM could reach a worker still loading, which would then
+ * serve on after the others stopped: "Serving" waits for them all.
+ */
+export const READY = "\u0000denowsgi: worker ready";
 
 /** Runs `command` under `deno serve --parallel`; resolves to its exit code. */
 export async function runWorkers(command: Command): Promise<number> {
@@ -43,6 +51,7 @@ export async function runWorkers(command: Command): Promise<number> {
         [WORKER_ENV]: JSON.stringify(command),
       },
       stdin: "null",
+      stdout: "piped",
     }).spawn();
   } catch (error) {
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
@@ -67,7 +76,11 @@ export async function runWorkers(command: Command): Promise<number> {
     const host = bind.hostname.includes(":")
       ? `[${bind.hostname}]`
       : bind.hostname;
-    if (await accepting(bind.hostname, port, child.status)) {
+    const ready = relay(child.stdout, command.workers);
+    if (
+      await Promise.race([ready, child.status.then(() => false)]) &&
+      await accepting(bind.hostname, port, child.status)
+    ) {
       console.log(
         `Serving ${
           described(command)
@@ -75,6 +88,7 @@ export async function runWorkers(command: Command): Promise<number> {
       );
     }
     const { code } = await child.status;
+    await ready;
     if (code === 0) console.log("Stopped.");
     return code;
   } finally {
@@ -82,6 +96,34 @@ export async function runWorkers(command: Command): Promise<number> {
       Deno.removeSignalListener(signal, listener);
     }
   }
+}
+
+/**
+ * Copies the child's stdout to ours, line by line, keeping back the ready
+ * lines; resolves true once `workers` of them came, false if output ends
+ * first. Copying goes on after that until the child ends.
+ */
+function relay(
+  stdout: ReadableStream<Uint8Array>,
+  workers: number,
+): Promise<boolean> {
+  const all = Promise.withResolvers<boolean>();
+  (async () => {
+    let ready = 0;
+    let buffered = "";
+    for await (const text of stdout.pipeThrough(new TextDecoderStream())) {
+      buffered += text;
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      const shown = lines.filter((line) => line !== READY);
+      ready += lines.length - shown.length;
+      if (shown.length > 0) writeText(Deno.stdout, `${shown.join("\n")}\n`);
+      if (ready === workers) all.resolve(true);
+    }
+    if (buffered) writeText(Deno.stdout, buffered);
+    all.resolve(false);
+  })();
+  return all.promise;
 }
 
 function freePort(hostname: string): number {

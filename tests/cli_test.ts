@@ -767,7 +767,7 @@ Deno.test("cli: -w 2 lets a slow request in flight finish, then says Stopped.", 
   const text = response.text();
   cli.child.kill("SIGINT");
   assert.equal(await within("the body", text), "uno\ndos\n");
-  const { rest, code } = await cli.stop("SIGTERM");
+  const { rest, code } = await cli.finish();
   assert.deepEqual({ rest, code }, { rest: ["Stopped."], code: 0 });
 });
 
