@@ -25,8 +25,8 @@ Usage:
                        listen on several
   --host HOST          the host alone
   --port PORT          the port alone
-  -w, --workers N      N processes' worth of isolates, one per core, under
-                       deno serve --parallel (default 1; needs --allow-run)
+  -w, --workers N      N isolates (one per core) under deno serve --parallel
+                       (default 1; needs --allow-run=deno)
   --proxy-hops N       trust N proxies' X-Forwarded-For, -Proto, -Host, -Port
                        and -Prefix headers (default 0: trust none)
   --graceful-timeout S seconds requests in flight get after SIGTERM or Ctrl+C
