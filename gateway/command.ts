@@ -7,8 +7,11 @@
  */
 
 import type { Application } from "../types.ts";
+import { proxyFix } from "../proxy.ts";
 import { sharedData } from "../static.ts";
-import { demoApp, makeServer, type WSGIServer } from "./simple_server.ts";
+import { serveCommand } from "./listen.ts";
+import { demoApp } from "./simple_server.ts";
+import { runWorkers } from "./workers.ts";
 
 const USAGE = `Serves a WSGI application with Deno.
 
@@ -20,9 +23,19 @@ Usage:
                        that shows the request's environ. A .py file runs on
                        Pyodide: name is its callable (default: application)
   --pythonpath DIR     a folder of Python packages for a .py app (repeatable)
-  -b, --bind HOST:PORT where to listen (default localhost:8000)
+  -b, --bind ADDRESS   where to listen (default localhost:8000): HOST:PORT,
+                       :PORT for every interface, or unix:PATH; repeat it to
+                       listen on several
   --host HOST          the host alone
   --port PORT          the port alone
+  -w, --workers N      N isolates (one per core) under deno serve --parallel
+                       (default 1; needs --allow-run=deno)
+  --proxy-hops N       trust N proxies' X-Forwarded-For, -Proto, -Host, -Port
+                       and -Prefix headers (default 0: trust none)
+  --graceful-timeout S seconds requests in flight get after SIGTERM or Ctrl+C
+                       before they are ended (default 30)
+  --certfile FILE      serve HTTPS (and HTTP/2) with this PEM certificate
+  --keyfile FILE       and this PEM private key
   --access-log         one Common Log Format line per request (the default)
   --no-access-log      no access log
   --trace              print every step of every request's flow
@@ -32,11 +45,20 @@ Usage:
   -h, --help           this text`;
 
 /** A mistake on the command line: said in one line, never as a stack. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-interface Command {
+/** A `-b` address: TCP, or a unix socket's path. */
+export type Bind = { hostname: string; port: number } | { path: string };
+
+export interface Command {
   host: string;
   port: number;
+  binds: Bind[];
+  workers: number;
+  proxyHops: number;
+  gracefulTimeout: number;
+  certfile?: string;
+  keyfile?: string;
   accessLog: boolean;
   trace: boolean;
   help: boolean;
@@ -47,10 +69,14 @@ interface Command {
   pythonPath: string[];
 }
 
-function parseCommand(args: string[]): Command {
+export function parseCommand(args: string[]): Command {
   const command: Command = {
     host: "localhost",
     port: 8000,
+    binds: [],
+    workers: 1,
+    proxyHops: 0,
+    gracefulTimeout: 30,
     accessLog: true,
     trace: false,
     help: false,
@@ -72,16 +98,9 @@ function parseCommand(args: string[]): Command {
         command.help = true;
         break;
       case "-b":
-      case "--bind": {
-        const bind = value();
-        const colon = bind.lastIndexOf(":");
-        if (colon === -1) {
-          throw new UsageError(`--bind wants HOST:PORT, got ${bind}`);
-        }
-        command.host = bind.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-        command.port = parsePort(bind.slice(colon + 1));
+      case "--bind":
+        command.binds.push(parseBind(value()));
         break;
-      }
       case "--host":
         command.host = value();
         break;
@@ -105,6 +124,22 @@ function parseCommand(args: string[]): Command {
       case "--pythonpath":
         command.pythonPath.push(value());
         break;
+      case "-w":
+      case "--workers":
+        command.workers = parseCount(flag, value(), 1);
+        break;
+      case "--proxy-hops":
+        command.proxyHops = parseCount(flag, value(), 0);
+        break;
+      case "--graceful-timeout":
+        command.gracefulTimeout = parseSeconds(flag, value());
+        break;
+      case "--certfile":
+        command.certfile = value();
+        break;
+      case "--keyfile":
+        command.keyfile = value();
+        break;
       default:
         if (flag.startsWith("-")) {
           throw new UsageError(`unknown option ${flag}`);
@@ -118,7 +153,47 @@ function parseCommand(args: string[]): Command {
     }
   }
   if (command.host === "") throw new UsageError("the host must not be empty");
+  if (command.binds.length === 0) {
+    command.binds.push({ hostname: command.host, port: command.port });
+  }
+  if ((command.certfile === undefined) !== (command.keyfile === undefined)) {
+    throw new UsageError("--certfile and --keyfile go together");
+  }
   return command;
+}
+
+/** gunicorn's forms: `HOST:PORT`, `[::1]:PORT`, `:PORT` (every interface), `unix:PATH`. */
+function parseBind(bind: string): Bind {
+  if (bind.startsWith("unix:")) {
+    if (bind.length === 5) throw new UsageError("unix: needs a socket path");
+    return { path: bind.slice(5) };
+  }
+  const colon = bind.lastIndexOf(":");
+  if (colon === -1) {
+    throw new UsageError(`--bind wants HOST:PORT, got ${bind}`);
+  }
+  const host = bind.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  return {
+    hostname: host || "0.0.0.0",
+    port: parsePort(bind.slice(colon + 1)),
+  };
+}
+
+function parseCount(flag: string, text: string, least: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < least) {
+    throw new UsageError(
+      `${flag} wants a whole number ≥ ${least}, got ${text}`,
+    );
+  }
+  return Number(text);
+}
+
+function parseSeconds(flag: string, text: string): number {
+  const seconds = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(seconds)) {
+    throw new UsageError(`${flag} wants seconds (a number ≥ 0), got ${text}`);
+  }
+  return seconds;
 }
 
 function parsePort(text: string): number {
@@ -151,7 +226,7 @@ function parseStatic(text: string): [string, string] {
 }
 
 /** `path/app.ts:name` → the application it exports. */
-async function loadApplication(
+export async function loadApplication(
   spec: string,
   pythonPath: string[],
 ): Promise<Application> {
@@ -243,24 +318,8 @@ export async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    let app = command.module === undefined
-      ? demoApp
-      : await loadApplication(command.module, command.pythonPath);
-    if (Object.keys(command.statics).length > 0) {
-      app = sharedData(app, command.statics);
-    }
-    const httpd = listen(command, app);
-    const what = command.module ?? "the demo app";
-    const host = command.host.includes(":")
-      ? `[${command.host}]`
-      : command.host;
-    const where = `http://${host}:${httpd.serverPort}/`;
-    // Ctrl+C is handled from here on: only then say the server is ready.
-    const serving = httpd.serveForever();
-    console.log(`Serving ${what} on ${where} (Ctrl+C to stop)`);
-    await serving;
-    console.log("Stopped.");
-    return 0;
+    if (command.workers > 1) return await runWorkers(command);
+    return await serveCommand(command, await application(command));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
@@ -268,16 +327,21 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-function listen(command: Command, app: Application): WSGIServer {
-  try {
-    return makeServer(command.host, command.port, app, {
-      accessLog: command.accessLog,
-      trace: command.trace,
-    });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new UsageError(
-      `cannot listen on ${command.host}:${command.port}: ${reason}`,
-    );
+/** The application the command names, behind the proxies it trusts. */
+export async function application(command: Command): Promise<Application> {
+  let app = command.module === undefined
+    ? demoApp
+    : await loadApplication(command.module, command.pythonPath);
+  if (Object.keys(command.statics).length > 0) {
+    app = sharedData(app, command.statics);
   }
+  const n = command.proxyHops;
+  return n === 0
+    ? app
+    : proxyFix(app, { for: n, proto: n, host: n, port: n, prefix: n });
+}
+
+/** What the Serving line calls the application. */
+export function described(command: Command): string {
+  return command.module ?? "the demo app";
 }

@@ -11,6 +11,7 @@ import type {
   GatewayOptions,
   StartResponse,
 } from "../types.ts";
+import { STOP_SIGNALS } from "./drain.ts";
 import { show } from "./log.ts";
 import { serve } from "./serve.ts";
 
@@ -99,10 +100,6 @@ export function makeServer(
     [Symbol.asyncDispose]: shutdown,
   };
 }
-
-const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT"]
-  : ["SIGINT", "SIGTERM"];
 
 /**
  * wsgiref's `demo_app`: greets, then lists the request's environ as plain

@@ -62,8 +62,9 @@ class Cli implements AsyncDisposable {
   readonly #stderr: Promise<string>;
   #status?: Promise<Deno.CommandStatus>;
 
-  constructor(args: string[]) {
-    this.child = deno([...SERVER, ...args])
+  /** `flags`: more permissions for `deno run`, before `server.ts`. */
+  constructor(args: string[], flags: string[] = []) {
+    this.child = deno([...SERVER.slice(0, -1), ...flags, "server.ts", ...args])
       .spawn();
     this.#lines = lines(this.child.stdout)[Symbol.asyncIterator]();
     this.#stderr = new Response(this.child.stderr).text();
@@ -82,8 +83,9 @@ class Cli implements AsyncDisposable {
   /** Reads the `Serving … on http://HOST:PORT/` line; returns the URL. */
   async listening(what: string): Promise<URL> {
     const line = await this.line();
-    const match = /^Serving (.+) on (http:\/\/\S+\/) \(Ctrl\+C to stop\)$/
-      .exec(line);
+    const match =
+      /^Serving (.+) on (https?:\/\/\S+\/)(?:,.*| with \d+ workers)? \(Ctrl\+C to stop\)$/
+        .exec(line);
     assert.ok(match, `unexpected first line: ${line}`);
     assert.equal(match[1], what);
     return new URL(match[2]);
@@ -94,10 +96,11 @@ class Cli implements AsyncDisposable {
     signal: Deno.Signal = "SIGINT",
   ): Promise<{ rest: string[]; stderr: string; code: number }> {
     this.child.kill(signal);
-    return await this.#finish();
+    return await this.finish();
   }
 
-  async #finish(): Promise<{ rest: string[]; stderr: string; code: number }> {
+  /** Waits for the exit; returns the rest of stdout, stderr and the exit code. */
+  async finish(): Promise<{ rest: string[]; stderr: string; code: number }> {
     const rest: string[] = [];
     for (let next; !(next = await within("stdout", this.#lines.next())).done;) {
       rest.push(next.value);
@@ -114,7 +117,7 @@ class Cli implements AsyncDisposable {
     } catch {
       // Already exited.
     }
-    await this.#finish().catch(() => {});
+    await this.finish().catch(() => {});
   }
 }
 
@@ -402,7 +405,14 @@ const MISTAKES: [string[], string][] = [
     ["tests/fixtures/apps.ts", "examples/holamundo.ts"],
     "one module at a time, got tests/fixtures/apps.ts and examples/holamundo.ts",
   ],
-  [["-b", ":8000"], "the host must not be empty"],
+  [["--host", ""], "the host must not be empty"],
+  [["-w", "0"], "-w wants a whole number ≥ 1, got 0"],
+  [["--proxy-hops", "one"], "--proxy-hops wants a whole number ≥ 0, got one"],
+  [["--certfile", "cert.pem"], "--certfile and --keyfile go together"],
+  [
+    ["-w", "2", "-b", "unix:/tmp/x.sock"],
+    "--workers runs under deno serve --parallel, which listens on one TCP address without TLS",
+  ],
   [
     ["--static", "static=examples"],
     "--static wants URL_PREFIX=DIR, got static=examples",
@@ -604,7 +614,13 @@ Deno.test("cli: a first Ctrl+C lets an open stream go on, a second one quits wit
       (await within("a tick after Ctrl+C", reader.read())).value!,
       /^tick \d+\n/,
     );
-    assert.deepEqual(await cli.stop(), { rest: [], stderr: "", code: 130 });
+    const { rest, stderr, code } = await cli.stop();
+    assert.deepEqual({ rest, code }, { rest: [], code: 130 });
+    // The first Ctrl+C says what it waits for (issue 10; it was silent).
+    assert.match(
+      stderr,
+      /^Stopping: waiting for 1 request in flight \(up to 30 s; Ctrl\+C again to quit now\)\n$/,
+    );
   } finally {
     await reader.cancel().catch(() => {});
   }
@@ -730,5 +746,220 @@ Deno.test("zero runtime dependencies: every export loads only the package's own 
         `${entry} depends on ${specifier}`,
       );
     }
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Run it for real (issue 10): binds, workers, the graceful stop
+// ---------------------------------------------------------------------------
+
+Deno.test("cli: -b :PORT is every interface, as gunicorn reads it; -b repeats", async () => {
+  const { parseCommand } = await import("../gateway/command.ts");
+  assert.deepEqual(parseCommand(["-b", ":8000"]).binds, [
+    { hostname: "0.0.0.0", port: 8000 },
+  ]);
+  assert.deepEqual(
+    parseCommand(["-b", "[::1]:1", "-b", "unix:/run/app.sock"]).binds,
+    [{ hostname: "::1", port: 1 }, { path: "/run/app.sock" }],
+  );
+  assert.deepEqual(parseCommand([]).binds, [
+    { hostname: "localhost", port: 8000 },
+  ]);
+});
+
+Deno.test("cli: two -b, one of them unix:PATH, serve the same app", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denowsgi-" });
+  const socket = `${dir}/app.sock`;
+  try {
+    await using cli = new Cli(
+      ["-b", "127.0.0.1:0", "-b", `unix:${socket}`, "tests/fixtures/apps.ts"],
+      [`--allow-write=${dir}`],
+    );
+    const line = await cli.line();
+    const match =
+      /^Serving tests\/fixtures\/apps\.ts on (http:\S+\/), unix:(\S+) \(Ctrl\+C to stop\)$/
+        .exec(line);
+    assert.ok(match, line);
+    assert.equal(match[2], socket);
+    assert.equal((await get(match[1])).text, "default export at /\n");
+    const curl = await new Deno.Command("curl", {
+      args: ["-s", "--unix-socket", socket, "http://x/sock"],
+    }).output();
+    assert.equal(
+      new TextDecoder().decode(curl.stdout),
+      "default export at /sock\n",
+    );
+    const { code } = await cli.stop("SIGTERM");
+    assert.equal(code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (const workers of [1, 2]) {
+  Deno.test(`cli: -w ${workers}: SIGTERM waits for the request in flight, ends it at --graceful-timeout with close() called, exits 0`, async () => {
+    await using cli = new Cli([
+      "-b",
+      "127.0.0.1:0",
+      "-w",
+      String(workers),
+      "--no-access-log",
+      "--graceful-timeout",
+      "0.5",
+      "tests/fixtures/endless.ts",
+    ], ["--allow-run=deno"]);
+    const url = await cli.listening("tests/fixtures/endless.ts");
+    const response = await within("a response", fetch(url));
+    const reader = response.body!.getReader();
+    assert.ok((await within("a tick", reader.read())).value);
+    cli.child.kill("SIGTERM");
+    await refused(url);
+    // Still streaming after SIGTERM, until the grace period is over.
+    assert.ok((await within("a tick after SIGTERM", reader.read())).value);
+    await assert.rejects(async () => {
+      while (!(await within("the end", reader.read())).done);
+    });
+    const { rest, stderr, code } = await cli.finish();
+    assert.equal(code, 0);
+    // Under deno serve a worker's console lines carry its name first.
+    assert.equal(rest.length, 2, rest.join("\n"));
+    assert.match(rest[0], /^(\[serve-worker-\d+ *\] )?closed$/);
+    assert.equal(rest[1], "Stopped.");
+    assert.match(
+      stderr,
+      /Stopping: waiting for 1 request in flight \(up to 0\.5 s/,
+    );
+    assert.match(
+      stderr,
+      /Graceful timeout \(0\.5 s\): ended 1 response still running/,
+    );
+  });
+}
+
+Deno.test("cli: -w 2 lets a slow request in flight finish, then says Stopped.", async () => {
+  await using cli = new Cli(
+    [
+      "-b",
+      "127.0.0.1:0",
+      "-w",
+      "2",
+      "--no-access-log",
+      "tests/fixtures/slow.ts",
+    ],
+    ["--allow-run=deno"],
+  );
+  const url = await cli.listening("tests/fixtures/slow.ts");
+  const response = await within("a response", fetch(url));
+  const text = response.text();
+  cli.child.kill("SIGINT");
+  assert.equal(await within("the body", text), "uno\ndos\n");
+  const { rest, code } = await cli.finish();
+  assert.deepEqual({ rest, code }, { rest: ["Stopped."], code: 0 });
+});
+
+/** A GET on a fresh connection, so the kernel may give it to any worker. */
+async function fresh(url: string): Promise<string> {
+  using client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  return await (await fetch(url, { client })).text();
+}
+
+/**
+ * A request spinning the CPU until the test creates a file, and fast
+ * requests beside it: the order in which they complete.
+ */
+async function completionOrder(workers: number): Promise<string[]> {
+  const dir = await Deno.makeTempDir({ prefix: "denowsgi-" });
+  const gate = `${dir}/open`;
+  try {
+    await using cli = new Cli([
+      "-b",
+      "127.0.0.1:0",
+      "-w",
+      String(workers),
+      "--no-access-log",
+      "tests/fixtures/cpu.ts",
+    ], ["--allow-run=deno"]);
+    const url = await cli.listening("tests/fixtures/cpu.ts");
+    const order: string[] = [];
+    const slow = fresh(`${url}gate?file=${gate}`).then(() =>
+      order.push("slow")
+    );
+    // Time for the slow one to reach the app first; nothing is timed.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const fasts = Array.from(
+      { length: 8 },
+      () =>
+        fresh(`${url}fast`).then((text) => {
+          order.push("fast");
+          return text;
+        }),
+    );
+    // With one worker nothing completes while it spins: open the gate once
+    // the fast ones are sent; with two, once one of them has completed.
+    await (workers === 1 ? Promise.resolve() : Promise.any(fasts));
+    await Deno.writeTextFile(gate, "");
+    const texts = await within("every answer", Promise.all([slow, ...fasts]));
+    assert.equal(texts.length, 9);
+    assert.equal((await cli.stop("SIGTERM")).code, 0);
+    return order;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("cli: -w 1: a request spinning the CPU holds every other one", async () => {
+  const order = await completionOrder(1);
+  assert.equal(order[0], "slow", order.join(" "));
+});
+
+Deno.test("cli: -w 2: a fast request completes while a slow one still spins", async () => {
+  const order = await completionOrder(2);
+  assert.equal(order[0], "fast", order.join(" "));
+});
+
+Deno.test("cli: -w 2 sets wsgi.multiprocess", async () => {
+  await using cli = new Cli(
+    [
+      "-b",
+      "127.0.0.1:0",
+      "-w",
+      "2",
+      "--no-access-log",
+      "tests/fixtures/cpu.ts",
+    ],
+    ["--allow-run=deno"],
+  );
+  const url = await cli.listening("tests/fixtures/cpu.ts");
+  assert.match((await get(url)).text, /\(multiprocess\)\n$/);
+  assert.equal((await cli.stop("SIGTERM")).code, 0);
+});
+
+Deno.test("cli: --certfile and --keyfile serve HTTPS", async () => {
+  const { caCert, cert, key } = await import("./fixtures/tls.ts");
+  const dir = await Deno.makeTempDir({ prefix: "denowsgi-" });
+  try {
+    await Deno.writeTextFile(`${dir}/cert.pem`, cert);
+    await Deno.writeTextFile(`${dir}/key.pem`, key);
+    await using cli = new Cli([
+      "-b",
+      "127.0.0.1:0",
+      "--certfile",
+      `${dir}/cert.pem`,
+      "--keyfile",
+      `${dir}/key.pem`,
+      "--no-access-log",
+      "tests/fixtures/apps.ts",
+    ]);
+    const url = await cli.listening("tests/fixtures/apps.ts");
+    assert.equal(url.protocol, "https:");
+    using client = Deno.createHttpClient({ caCerts: [caCert] });
+    const response = await within(
+      "a response",
+      fetch(`https://localhost:${url.port}/tls`, { client }),
+    );
+    assert.equal(await response.text(), "default export at /tls\n");
+    assert.equal((await cli.stop("SIGTERM")).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -36,3 +36,9 @@ Deno.test("the hola mundo app answers /python-logo.png with the same page, since
   assert.equal(logo.headers.get("content-type"), "text/html; charset=utf-8");
   assert.equal(await logo.text(), page);
 });
+
+Deno.test("examples/parallel.ts: a deno serve module whose fetch says wsgi.multiprocess", async () => {
+  const { default: parallel } = await import("../examples/parallel.ts");
+  const response = await parallel.fetch(new Request("http://localhost/"));
+  assert.ok((await response.text()).includes("<p>Hola mundo!</p>"));
+});

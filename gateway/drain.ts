@@ -1,0 +1,188 @@
+/**
+ * A graceful stop, as gunicorn's: on SIGTERM or the first Ctrl+C stop
+ * accepting, let the requests in flight finish within a grace period, then
+ * end what is left, each body's close() called by the gateway as on any
+ * aborted response; a second Ctrl+C quits at once.
+ *
+ * @module
+ */
+
+import type { Application, Body, Chunk } from "../types.ts";
+
+/** What a body still running is ended with when the grace period is over. */
+class GracefulTimeout extends Error {
+  constructor(seconds: number) {
+    super(`the graceful timeout (${seconds} s) ended it`);
+    this.stack = this.message;
+  }
+}
+
+/**
+ * Counts the requests in flight (from the application call to the body's
+ * close) and can end the bodies still running. It is a middleware, so it
+ * works the same under `serve` and under `deno serve`.
+ */
+export class Drain {
+  #inFlight = 0;
+  #idle = Promise.withResolvers<void>();
+  /** How to end each body still running. */
+  #running = new Set<(error: Error) => void>();
+
+  /** Requests whose body has not been closed yet. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void> {
+    return this.#inFlight === 0 ? Promise.resolve() : this.#idle.promise;
+  }
+
+  /** Ends every body still running with `error`; returns how many. */
+  end(error: Error): number {
+    const running = [...this.#running];
+    for (const stop of running) stop(error);
+    return running.length;
+  }
+
+  /** `app`, its requests counted and its streamed bodies endable. */
+  wrap(app: Application): Application {
+    return (environ, startResponse) => {
+      this.#inFlight++;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        if (--this.#inFlight === 0) {
+          this.#idle.resolve();
+          this.#idle = Promise.withResolvers();
+        }
+      };
+      try {
+        const result = app(environ, startResponse);
+        return result instanceof Promise
+          ? result.then((body) => this.#track(body, finish), (error) => {
+            finish();
+            throw error;
+          })
+          : this.#track(result, finish);
+      } catch (error) {
+        finish();
+        throw error;
+      }
+    };
+  }
+
+  /** A body sent at once needs nothing; a stream is wrapped to be endable. */
+  #track(body: Body, finish: () => void): Body {
+    if (
+      body === null || typeof body !== "object" || Array.isArray(body)
+    ) {
+      finish();
+      return body;
+    }
+    const iterator: Iterator<Chunk> | AsyncIterator<Chunk> =
+      Symbol.asyncIterator in body
+        ? body[Symbol.asyncIterator]()
+        : body[Symbol.iterator]();
+    const ended = Promise.withResolvers<never>();
+    ended.promise.catch(() => {});
+    this.#running.add(ended.reject);
+    let completed = false;
+    const close = "close" in body && typeof body.close === "function"
+      ? () => body.close!()
+      : undefined;
+    const running = this.#running;
+    const wrapped: AsyncIterableIterator<Chunk> & { close(): Promise<void> } = {
+      [Symbol.asyncIterator]() {
+        return wrapped;
+      },
+      next: async () => {
+        const step = await Promise.race([iterator.next(), ended.promise]);
+        if (step.done) completed = true;
+        return step;
+      },
+      // The gateway calls this once, however the response ended; the body
+      // gets what the gateway would have given it unwrapped.
+      close: async () => {
+        running.delete(ended.reject);
+        try {
+          await Promise.all([
+            completed ? undefined : iterator.return?.(),
+            close?.(),
+          ]);
+        } finally {
+          finish();
+        }
+      },
+    };
+    return wrapped;
+  }
+}
+
+/** How {@linkcode stopGracefully} stops and speaks. */
+export interface GracefulStop {
+  /** Seconds the requests in flight get before they are ended. */
+  timeout: number;
+  /** Stops accepting; resolves once every server has finished. */
+  stop(): Promise<void>;
+  /** Where the lines for the operator go. */
+  say(line: string): void;
+  /**
+   * Under `deno serve` a terminal's Ctrl+C reaches both the command and
+   * its child, which the command also forwards: a repeat this close (in
+   * ms) is the same Ctrl+C, not a second one.
+   */
+  sameWithin?: number;
+}
+
+/** What stops a server: Ctrl+C, and SIGTERM where there is one. */
+export const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT"]
+  : ["SIGINT", "SIGTERM"];
+
+/**
+ * Waits for SIGTERM or Ctrl+C, then stops as gunicorn does; resolves once
+ * stopped. A second Ctrl+C exits at once with 130, until the process ends.
+ */
+export function stopGracefully(drain: Drain, how: GracefulStop): Promise<void> {
+  const stopped = Promise.withResolvers<void>();
+  let first: number | undefined;
+  const onSignal = () => {
+    const now = performance.now();
+    if (first !== undefined) {
+      if (now - first < (how.sameWithin ?? 0)) return;
+      Deno.exit(130);
+    }
+    first = now;
+    const waiting = drain.inFlight;
+    if (waiting > 0) {
+      how.say(
+        `Stopping: waiting for ${plural(waiting, "request")} in flight ` +
+          `(up to ${how.timeout} s; Ctrl+C again to quit now)`,
+      );
+    }
+    const timer = setTimeout(() => {
+      const ended = drain.end(new GracefulTimeout(how.timeout));
+      if (ended > 0) {
+        how.say(
+          `Graceful timeout (${how.timeout} s): ended ${
+            plural(ended, "response")
+          } still running`,
+        );
+      }
+    }, how.timeout * 1000);
+    how.stop().then(() => drain.idle()).finally(() => {
+      clearTimeout(timer);
+      stopped.resolve();
+    });
+  };
+  // Never removed: under deno serve --parallel, removing a listener after
+  // a signal has come lets the process die of that signal (Deno 2.9).
+  for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  return stopped.promise;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}

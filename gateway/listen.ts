@@ -1,0 +1,119 @@
+/**
+ * The command line's servers in one process: one `Deno.serve` per `-b`
+ * address (Deno listens once per call), all running the same application,
+ * over TLS when given a certificate, stopped gracefully together.
+ *
+ * @module
+ */
+
+import type { Application } from "../types.ts";
+import { type Bind, type Command, described, UsageError } from "./command.ts";
+import { Drain, stopGracefully } from "./drain.ts";
+import { serve } from "./serve.ts";
+
+/** Serves `app` on every address of `command` until SIGTERM or Ctrl+C. */
+export async function serveCommand(
+  command: Command,
+  app: Application,
+): Promise<number> {
+  const drain = new Drain();
+  const tls = await readTls(command);
+  const servers: Deno.HttpServer[] = [];
+  try {
+    for (const bind of command.binds) {
+      servers.push(listenOn(bind, drain.wrap(app), command, tls));
+    }
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.shutdown()));
+    throw error;
+  }
+  const stop = async () => {
+    await Promise.all(servers.map((server) => server.shutdown()));
+    for (const bind of command.binds) {
+      if ("path" in bind) await Deno.remove(bind.path).catch(() => {});
+    }
+  };
+  // Signals are handled from here on: only then say the server is ready.
+  const stopped = stopGracefully(drain, {
+    timeout: command.gracefulTimeout,
+    stop,
+    say: (line) => console.error(line),
+  });
+  const where = command.binds.map((bind, i) =>
+    address(bind, servers[i].addr, tls !== undefined)
+  );
+  console.log(
+    `Serving ${described(command)} on ${where.join(", ")} (Ctrl+C to stop)`,
+  );
+  await stopped;
+  console.log("Stopped.");
+  return 0;
+}
+
+interface Tls {
+  cert: string;
+  key: string;
+}
+
+async function readTls(command: Command): Promise<Tls | undefined> {
+  if (command.certfile === undefined || command.keyfile === undefined) return;
+  const read = async (flag: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new UsageError(`${flag}: cannot read ${path}: ${reason(error)}`);
+    }
+  };
+  return {
+    cert: await read("--certfile", command.certfile),
+    key: await read("--keyfile", command.keyfile),
+  };
+}
+
+function listenOn(
+  bind: Bind,
+  app: Application,
+  command: Command,
+  tls: Tls | undefined,
+): Deno.HttpServer {
+  const options = {
+    accessLog: command.accessLog,
+    trace: command.trace,
+    onListen() {},
+    ...tls,
+  };
+  try {
+    if ("path" in bind) {
+      removeStaleSocket(bind.path);
+      return serve(app, { ...options, path: bind.path });
+    }
+    return serve(app, { ...options, ...bind });
+  } catch (error) {
+    const where = "path" in bind
+      ? `unix:${bind.path}`
+      : `${bind.hostname}:${bind.port}`;
+    throw new UsageError(`cannot listen on ${where}: ${reason(error)}`);
+  }
+}
+
+/** A socket file left by a server that is gone, as gunicorn clears it. */
+function removeStaleSocket(path: string): void {
+  try {
+    if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** `http://localhost:8000/` (the host as asked, the port as bound), or `unix:PATH`. */
+function address(bind: Bind, addr: Deno.Addr, tls: boolean): string {
+  if ("path" in bind) return `unix:${bind.path}`;
+  const host = bind.hostname.includes(":")
+    ? `[${bind.hostname}]`
+    : bind.hostname;
+  return `${tls ? "https" : "http"}://${host}:${(addr as Deno.NetAddr).port}/`;
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

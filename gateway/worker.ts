@@ -1,0 +1,39 @@
+/**
+ * What each isolate of `server.ts --workers N` runs under `deno serve
+ * --parallel`: the command, handed over in an environment variable, turned
+ * into a default export with a fetch handler. `wsgi.multiprocess` is true
+ * here.
+ *
+ * @module
+ */
+
+import { toFetchHandler } from "./serve.ts";
+import { application, type Command } from "./command.ts";
+import { Drain, stopGracefully } from "./drain.ts";
+import { READY, WORKER_ENV } from "./workers.ts";
+
+const command: Command = JSON.parse(Deno.env.get(WORKER_ENV) ?? "{}");
+const drain = new Drain();
+const app = drain.wrap(await application(command));
+const encoder = new TextEncoder();
+
+// deno serve itself stops accepting on the first signal; this adds the
+// grace period, the operator's line and the second Ctrl+C. Straight to
+// stderr: Deno prefixes a worker's console lines.
+stopGracefully(drain, {
+  timeout: command.gracefulTimeout,
+  stop: () => drain.idle(),
+  say: (line) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)),
+  sameWithin: 500,
+});
+Deno.stdout.writeSync(encoder.encode(`${READY}\n`));
+
+// No onListen here: with one, deno serve 2.9 dies of the first SIGTERM
+// instead of draining; the command says where it listens.
+export default {
+  fetch: toFetchHandler(app, {
+    multiprocess: true,
+    accessLog: command.accessLog,
+    trace: command.trace,
+  }),
+} satisfies Deno.ServeDefaultExport;
