@@ -5,7 +5,7 @@
  *
  *     deno run -A bench/http.ts [--rounds 5] [--duration 5] [--connections 50]
  *       [--warmup 2] [--scenario lesson ...] [--no-peers] [--micro]
- *       [--write-readme] [--quick]
+ *       [--write-readme] [--quick] [--baseline DIR ...]
  *
  * Scenarios (all by default): see `HTTP_SCENARIOS` in bench/scenarios.ts.
  * Many small responses are driven by `wrk -t1` (req/s, p99); one large
@@ -14,7 +14,9 @@
  * fresh for each scenario, so its peak RSS (VmHWM) belongs to that
  * scenario. `--write-readme` also runs the micro-benchmarks and rewrites
  * the table between `<!-- bench:start -->` and `<!-- bench:end -->` in
- * bench/README.md, and bench/results.json. `--quick` is for checking the suite
+ * bench/README.md, and bench/results.json. `--baseline DIR` serves the gateway
+ * of another checkout too (e.g. `git worktree add /tmp/before <commit>`), so
+ * a change is measured before and after in one run. `--quick` is for checking the suite
  * itself: 2 rounds of 1 s and transfers 16 times smaller; its figures mean
  * little.
  *
@@ -39,6 +41,8 @@ interface Options {
   micro: boolean;
   writeReadme: boolean;
   quick: boolean;
+  /** Earlier checkouts whose gateway runs beside this one. */
+  baselines: string[];
 }
 
 // ---------------------------------------------------------------------------
@@ -99,6 +103,34 @@ const RAW = twin("raw", "raw Deno.serve");
 const RAW1 = twin("raw1", "raw Deno.serve, (request) => handler");
 /** Raw, but reading what an environ needs: the ceiling for this design. */
 const READING = twin("reading", "raw, reading url/method/headers/remote");
+
+/**
+ * The gateway of another checkout (a worktree of an earlier commit), served
+ * by that checkout's own twin script: before and after, in one run.
+ */
+function baseline(dir: string): Contestant {
+  const git = new Deno.Command("git", {
+    args: ["-C", dir, "rev-parse", "--short", "HEAD"],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const label = git.success ? new TextDecoder().decode(git.stdout).trim() : dir;
+  return {
+    name: `WSGI gateway at ${label}`,
+    command: deno,
+    args: (port, scenario, bytes) => [
+      "run",
+      "--allow-net=127.0.0.1",
+      `--config=${dir}/deno.json`,
+      `${dir}/bench/servers/twin.ts`,
+      "wsgi",
+      scenario,
+      String(port),
+      String(bytes),
+    ],
+    install: `${dir} may not have this scenario`,
+  };
+}
 
 /** Peers serving the lesson's page, each skipped when it cannot start. */
 const PEERS: Contestant[] = [
@@ -419,7 +451,7 @@ async function runScenario(
 ): Promise<Row[]> {
   const bytes = (scenario.bytes ?? 0) / (options.quick ? 16 : 1);
   console.log(`\n## ${name}: ${scenario.title}`);
-  const contestants = [GATEWAY, RAW];
+  const contestants = [GATEWAY, RAW, ...options.baselines.map(baseline)];
   if (name === "lesson") contestants.push(RAW1, READING);
   if (name === "lesson" && options.peers) contestants.push(...PEERS);
   const servers: Server[] = [];
@@ -680,6 +712,7 @@ function parseOptions(): Options {
       micro: { type: "boolean", default: false },
       "write-readme": { type: "boolean", default: false },
       quick: { type: "boolean", default: false },
+      baseline: { type: "string", multiple: true },
     },
   });
   const quick = values.quick;
@@ -693,6 +726,7 @@ function parseOptions(): Options {
     micro: values.micro || values["write-readme"],
     writeReadme: values["write-readme"],
     quick,
+    baselines: values.baseline ?? [],
   };
   const unknown = options.scenarios.filter((s) => !(s in HTTP_SCENARIOS));
   if (unknown.length) {
