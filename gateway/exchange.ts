@@ -87,10 +87,10 @@ export class Exchange {
   constructor(environ: Environ, context: Context) {
     this.environ = environ;
     this.context = context;
-    this.watch = context.watch?.(environ);
+    const watch = this.watch = context.watch?.(environ);
+    if (watch === undefined) return;
     const input = environ["wsgi.input"];
-    if (this.watch && input instanceof Input) {
-      const watch = this.watch;
+    if (input instanceof Input) {
       input.observe((call, given) => watch.read(call, given));
     }
   }
