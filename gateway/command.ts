@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { Application } from "../types.ts";
+import type { Application, GatewayOptions } from "../types.ts";
+import { flushStandardOutput, standardOutput } from "./log.ts";
 import { demoApp, makeServer, type WSGIServer } from "./simple_server.ts";
 
 const USAGE = `Serves a WSGI application with Deno.
@@ -23,7 +24,29 @@ Usage:
   --access-log         one Common Log Format line per request (the default)
   --no-access-log      no access log
   --trace              print every step of every request's flow
-  -h, --help           this text`;
+  -h, --help           this text
+
+Limits (bytes; 0 turns one off) and timeouts (seconds; 0 turns one off):
+  --limit-request-target N      longest path and query, else 414 (8192)
+  --limit-request-fields N      most header fields, else 431 (off; Deno: 128)
+  --limit-request-field-size N  longest header field, else 431 (off)
+  --limit-request-body N        largest body, else 413 (104857600)
+  --read-timeout S      an upload silent this long fails, 408 (60)
+  --send-timeout S      a client that reads nothing this long is cut (60)
+  --slow-app-warning S  log an application silent this long (10)
+  --app-timeout S       answer 503 for an application silent this long (30)`;
+
+/** The limit and timeout flags, and the GatewayOptions each one sets. */
+const TUNING = {
+  "--limit-request-target": "limitRequestTarget",
+  "--limit-request-fields": "limitRequestFields",
+  "--limit-request-field-size": "limitRequestFieldSize",
+  "--limit-request-body": "limitRequestBody",
+  "--read-timeout": "readTimeout",
+  "--send-timeout": "sendTimeout",
+  "--slow-app-warning": "slowAppWarning",
+  "--app-timeout": "appTimeout",
+} as const satisfies Record<string, keyof GatewayOptions>;
 
 /** A mistake on the command line: said in one line, never as a stack. */
 class UsageError extends Error {}
@@ -35,6 +58,7 @@ interface Command {
   trace: boolean;
   help: boolean;
   module?: string;
+  tuning: Pick<GatewayOptions, (typeof TUNING)[keyof typeof TUNING]>;
 }
 
 function parseCommand(args: string[]): Command {
@@ -44,6 +68,7 @@ function parseCommand(args: string[]): Command {
     accessLog: true,
     trace: false,
     help: false,
+    tuning: {},
   };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].startsWith("--")
@@ -86,6 +111,14 @@ function parseCommand(args: string[]): Command {
         command.trace = true;
         break;
       default:
+        if (flag in TUNING) {
+          const amount = Number(value());
+          if (!(amount >= 0)) {
+            throw new UsageError(`${flag} wants a number from 0 up`);
+          }
+          command.tuning[TUNING[flag as keyof typeof TUNING]] = amount;
+          break;
+        }
         if (flag.startsWith("-")) {
           throw new UsageError(`unknown option ${flag}`);
         }
@@ -140,8 +173,10 @@ async function loadApplication(spec: string): Promise<Application> {
   return app as Application;
 }
 
+// A missing permission reads "Requires read access to …, run again with the
+// --allow-read flag": the one line names the flag.
 const UNLOADABLE =
-  /^Module not found|^Relative import path|^Unsupported scheme|^Import .* not a dependency/;
+  /^Module not found|^Relative import path|^Unsupported scheme|^Import .* not a dependency|^Requires \w+ access/;
 
 /** A file path, relative to the working folder, or a URL, as a module URL. */
 function moduleUrl(path: string): string {
@@ -173,7 +208,9 @@ export async function main(args: string[]): Promise<number> {
     const serving = httpd.serveForever();
     console.log(`Serving ${what} on ${where} (Ctrl+C to stop)`);
     await serving;
-    console.log("Stopped.");
+    // Behind the access log, which must not be waited for forever.
+    standardOutput("Stopped.");
+    await flushStandardOutput();
     return 0;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -187,6 +224,7 @@ function listen(command: Command, app: Application): WSGIServer {
     return makeServer(command.host, command.port, app, {
       accessLog: command.accessLog,
       trace: command.trace,
+      ...command.tuning,
     });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

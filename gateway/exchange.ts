@@ -18,7 +18,9 @@ import {
 } from "../types.ts";
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
-import { ClientGone } from "./input.ts";
+import { deadline } from "./deadline.ts";
+import { ClientGone, Input, InputRefused } from "./input.ts";
+import { refusal } from "./limits.ts";
 import type { Watcher } from "./log.ts";
 import { respondAtOnce, respondStreaming } from "./response.ts";
 import {
@@ -39,7 +41,12 @@ export function handle(
   environ: Environ,
   context: Context,
 ): Response | Promise<Response> {
-  return new Exchange(environ, context).run(app);
+  const exchange = new Exchange(environ, context);
+  const response = exchange.run(app);
+  // Only an answer still pending needs a deadline, and its timers.
+  return response instanceof Promise
+    ? deadline(exchange, response, context.timeouts)
+    : response;
 }
 
 type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
@@ -74,11 +81,46 @@ export class Exchange {
   /** Empty chunks in a row: a body's heartbeat, or a runaway loop. */
   #empties = 0;
   #finished = false;
+  /** The input as the gateway made it, to learn why it stopped reading. */
+  #input?: Input;
+  /** Aborts `deno.signal`; made only if the application asks for it. */
+  #controller?: AbortController;
+  #signal?: AbortSignal;
+  /** True once the application ran out of time and was answered for. */
+  #expired = false;
 
   constructor(environ: Environ, context: Context) {
     this.environ = environ;
     this.context = context;
     this.watch = context.watch?.(environ);
+    const input = environ["wsgi.input"];
+    if (input instanceof Input) {
+      this.#input = input;
+      input.guard(context.limits.body, context.timeouts.read);
+    }
+    // Not enumerable: listing the environ (demoApp, the validator) must not
+    // touch Deno's request.signal, which prints a notice once touched.
+    Object.defineProperty(environ, "deno.signal", {
+      get: () => this.signal,
+      configurable: true,
+    });
+  }
+
+  /**
+   * `deno.signal`: fires when the client goes away (Deno's request signal)
+   * or the application's deadline passes. Made on first use, since most
+   * applications never look.
+   */
+  get signal(): AbortSignal {
+    if (this.#signal === undefined) {
+      this.#controller = new AbortController();
+      if (this.#expired) this.#controller.abort(EXPIRED);
+      this.#signal = AbortSignal.any([
+        this.#controller.signal,
+        this.environ["deno.request"].signal,
+      ]);
+    }
+    return this.#signal;
   }
 
   /** The headers as checked: their declared length and whether typed. */
@@ -108,6 +150,12 @@ export class Exchange {
       const body = checkBody(result);
       if (body instanceof Broken) this.break(body);
       this.#body = body;
+      if (this.#expired) {
+        // The 503 went long ago: this body is only closed.
+        this.log("the application answered after its deadline");
+        this.finish(false);
+        return serverError();
+      }
       if (Array.isArray(body) || typeof body === "string") {
         return respondAtOnce(this, body);
       }
@@ -233,6 +281,8 @@ export class Exchange {
    */
   commit(hasContent: boolean): Committed {
     if (this.#broken) throw this.#broken;
+    // The application may have caught it; the answer is still the refusal.
+    if (this.#input?.refused) throw this.#input.refused;
     if (this.#status === undefined) {
       this.break(
         new Broken(
@@ -301,14 +351,38 @@ export class Exchange {
     this.finish(false);
   }
 
-  /** Before the first chunk went out: close the body, answer 500. */
+  /**
+   * Before the first chunk went out: close the body, answer 500, or the
+   * refusal when the gateway stopped reading the upload.
+   */
   fail(error: unknown): Response {
     this.finish(false);
+    // The deadline answered already; this is only the body's last word.
+    if (this.#expired) return serverError();
+    const refused = this.#input?.refused;
+    if (refused) {
+      this.log(refused.message);
+      this.watch?.end(refused.status, 0);
+      return refusal(refused.status);
+    }
     if (error instanceof ContractError || error instanceof ClientGone) {
       this.log(error.message);
     } else this.log("the application raised an error", error);
     this.watch?.end(500, SERVER_ERROR_BODY.length);
     return serverError();
+  }
+
+  /**
+   * The application did not answer in time: a 503, `deno.signal` fired, and
+   * the body closed if there is one yet (else when it comes).
+   */
+  expire(seconds: number): Response {
+    this.#expired = true;
+    this.#controller?.abort(EXPIRED);
+    this.log(`the application did not answer in ${seconds} s (appTimeout)`);
+    if (this.#body !== undefined) this.finish(false);
+    this.watch?.end(503, 0);
+    return refusal(503);
   }
 
   /** One line naming what happened, then the stack if there is one. */
@@ -337,6 +411,11 @@ export class ResponseAborted extends Error {
   }
 }
 
+const EXPIRED = new DOMException(
+  "the application did not answer in time",
+  "TimeoutError",
+);
+
 const SERVER_ERROR_BODY =
   "A server error occurred. Please contact the administrator.\n";
 
@@ -352,6 +431,10 @@ export function serverError(): Response {
 /** The rule a ContractError names, an Error's stack, or the value thrown. */
 export function explain(error: unknown): string {
   if (error instanceof ContractError) return `  rule: ${error.message}`;
+  // The client's doing, not a bug: the sentence is the whole story.
+  if (error instanceof ClientGone || error instanceof InputRefused) {
+    return `  ${error.message}`;
+  }
   if (error instanceof Error) return String(error.stack);
   return `  thrown: ${describe(error)}`;
 }

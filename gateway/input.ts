@@ -7,14 +7,30 @@
 
 import type { InputStream } from "../types.ts";
 import { concat } from "./bytes.ts";
+import { watchdog } from "./deadline.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Reads shorter than this gather chunks: often one chunk, and no copy. */
+const PREALLOCATE = 64 * 1024;
 
 /**
  * The client is gone: an upload broke off, or the connection closed before
  * the response started. Not the application's fault, so logged in one line.
  */
 export class ClientGone extends Error {}
+
+/**
+ * The gateway stopped reading an upload: it grew past `limitRequestBody`
+ * (413) or stalled past `readTimeout` (408). The answer is that status
+ * when the response has not started, even if the application caught it.
+ */
+export class InputRefused extends Error {
+  readonly status: 408 | 413;
+  constructor(status: 408 | 413, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
 
 /**
  * `wsgi.input` over a request's body, opened on the first read: under
@@ -27,6 +43,13 @@ export class Input implements InputStream {
   #buffer: Uint8Array = EMPTY;
   /** Bytes still to read: PEP 3333 ends the input at CONTENT_LENGTH. */
   #left = Infinity;
+  /** Bytes received so far, and how many the upload may have. */
+  #received = 0;
+  #most = Infinity;
+  /** Seconds without a byte before the read fails; 0 waits forever. */
+  #patience = 0;
+  /** Why the gateway stopped reading, once it did. */
+  refused?: InputRefused;
 
   /** No request: an input that is at its end from the start. */
   constructor(request: Request | null) {
@@ -38,18 +61,44 @@ export class Input implements InputStream {
     if (length >= 0) this.#left = length;
   }
 
+  /**
+   * The gateway's limits: at most `most` bytes (0: any number), and a read
+   * fails when no byte came for `patience` seconds (0: waits forever).
+   */
+  guard(most: number, patience: number): void {
+    if (most > 0) this.#most = most;
+    this.#patience = patience;
+  }
+
   /** Makes sure something is buffered; false at the end of the body. */
   async #fill(): Promise<boolean> {
     if (this.#buffer.byteLength > 0) return true;
     this.#body ??= this.#request?.body ?? null;
     if (this.#body === null || this.#left === 0) return false;
-    this.#reader ??= this.#body.getReader();
+    if (this.refused) throw this.refused;
+    const reader = this.#reader ??= this.#body.getReader();
     let step: ReadableStreamReadResult<Uint8Array>;
+    // A read waits on the client: a watchdog fails it if the client stalls.
+    let stalled = false;
+    const stop = this.#patience > 0
+      ? watchdog(this.#patience, () => false, () => {
+        stalled = true;
+        reader.cancel().catch(() => {});
+      })
+      : undefined;
     try {
-      step = await this.#reader.read();
+      step = await reader.read();
     } catch (error) {
       throw new ClientGone(
         `the request body broke off, the client went away? (${error})`,
+      );
+    } finally {
+      stop?.();
+    }
+    if (stalled) {
+      throw this.#refuse(
+        408,
+        `the request body sent nothing for ${this.#patience} s (readTimeout)`,
       );
     }
     const { done, value } = step;
@@ -57,11 +106,24 @@ export class Input implements InputStream {
       this.#body = null;
       return false;
     }
+    this.#received += value.byteLength;
+    if (this.#received > this.#most) {
+      reader.cancel().catch(() => {});
+      throw this.#refuse(
+        413,
+        `the request body grew past ${this.#most} bytes (limitRequestBody)`,
+      );
+    }
     this.#buffer = value.byteLength > this.#left
       ? value.subarray(0, this.#left)
       : value;
     this.#left -= this.#buffer.byteLength;
     return true;
+  }
+
+  #refuse(status: 408 | 413, message: string): InputRefused {
+    this.#body = null;
+    return this.refused = new InputRefused(status, message);
   }
 
   #take(size: number): Uint8Array {
@@ -85,9 +147,15 @@ export class Input implements InputStream {
 
   /**
    * Up to `limit` bytes, fewer only at the end of the body; with `line`,
-   * through the first newline. A read that one chunk answers costs no copy.
+   * through the first newline. A read that one chunk answers costs no copy;
+   * a long read of a body of known length fills one buffer of that length,
+   * never holding the body twice.
    */
   async #gather(limit: number, line: boolean): Promise<Uint8Array> {
+    const known = Math.min(limit, this.#buffer.byteLength + this.#left);
+    if (!line && known > PREALLOCATE && known !== Infinity) {
+      return this.#fillOnce(known);
+    }
     const pieces: Uint8Array[] = [];
     let length = 0;
     while (length < limit && await this.#fill()) {
@@ -99,6 +167,18 @@ export class Input implements InputStream {
       if (piece.byteLength === end) break;
     }
     return concat(pieces, length);
+  }
+
+  /** Reads up to `size` bytes straight into one buffer of that size. */
+  async #fillOnce(size: number): Promise<Uint8Array> {
+    const whole = new Uint8Array(size);
+    let length = 0;
+    while (length < size && await this.#fill()) {
+      const piece = this.#take(size - length);
+      whole.set(piece, length);
+      length += piece.byteLength;
+    }
+    return length === size ? whole : whole.subarray(0, length);
   }
 
   async readlines(hint = -1): Promise<Uint8Array[]> {

@@ -9,7 +9,8 @@
  */
 
 import type { Environ } from "../types.ts";
-import { writeText } from "./errors.ts";
+import { encoder } from "./bytes.ts";
+import { Spool } from "./spool.ts";
 
 /** Where a log writes its lines (without the trailing newline). */
 export type LogSink = (line: string) => void;
@@ -23,9 +24,23 @@ export interface Watcher {
   end(status: number, bytes: number): void;
 }
 
-/** Standard output, a line at a time. */
-export const standardOutput: LogSink = (line) =>
-  writeText(Deno.stdout, line + "\n");
+// Standard error is written asynchronously too: it may be as stuck as
+// standard output, and a warning must not stop the server either.
+const spool = new Spool(
+  Deno.stdout,
+  (line) => void Deno.stderr.write(encoder.encode(line + "\n")).catch(() => {}),
+);
+
+/** Standard output, through a queue that never makes the server wait. */
+export const standardOutput: LogSink = (line) => spool.push(line);
+
+/**
+ * Waits until the lines given to {@linkcode standardOutput} are written (at
+ * most `seconds`, for a stuck pipe); the server's shutdown calls it.
+ */
+export function flushStandardOutput(seconds?: number): Promise<void> {
+  return spool.flush(seconds);
+}
 
 /** Makes watchers for a gateway, or nothing when no log is on. */
 export function watchers(

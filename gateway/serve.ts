@@ -16,6 +16,7 @@ import type {
 import { type Context, context } from "./context.ts";
 import { makeEnviron } from "./environ.ts";
 import { explain, handle, ResponseAborted, serverError } from "./exchange.ts";
+import { refuse } from "./limits.ts";
 
 /**
  * Serves a WSGI application with `Deno.serve`. Takes everything
@@ -41,6 +42,14 @@ export function serve(
     multiprocess: _multiprocess,
     accessLog: _accessLog,
     trace: _trace,
+    limitRequestTarget: _limitRequestTarget,
+    limitRequestFields: _limitRequestFields,
+    limitRequestFieldSize: _limitRequestFieldSize,
+    limitRequestBody: _limitRequestBody,
+    readTimeout: _readTimeout,
+    sendTimeout: _sendTimeout,
+    slowAppWarning: _slowAppWarning,
+    appTimeout: _appTimeout,
     ...denoOptions
   } = options;
   const shared = context(options, true);
@@ -95,7 +104,10 @@ export function toFetchHandler(
   return async (request, info) => await handle(request, info);
 }
 
-/** One request, in order: the environ, then the application's exchange. */
+/**
+ * One request, in order: the limits, the environ, then the application's
+ * exchange.
+ */
 function gateway(
   app: Application,
   context: Context,
@@ -104,5 +116,6 @@ function gateway(
   info?: Deno.ServeHandlerInfo,
 ) => Response | Promise<Response> {
   return (request, info) =>
-    handle(app, makeEnviron(request, info, context), context);
+    refuse(request, context.limits, context.errors) ??
+      handle(app, makeEnviron(request, info, context), context);
 }
