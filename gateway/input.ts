@@ -78,16 +78,18 @@ export class Input implements InputStream {
     if (this.refused) throw this.refused;
     const reader = this.#reader ??= this.#body.getReader();
     let step: ReadableStreamReadResult<Uint8Array>;
-    // A read waits on the client: a watchdog fails it if the client stalls.
-    let stalled = false;
-    const stop = this.#patience > 0
-      ? watchdog(this.#patience, () => false, () => {
-        stalled = true;
-        reader.cancel().catch(() => {});
+    // A read waits on the client: a watchdog fails it if the client stalls
+    // (cancelling Deno's body stream does not end a pending read).
+    let stop: (() => void) | undefined;
+    const stalled = this.#patience > 0
+      ? new Promise<"stalled">((resolve) => {
+        stop = watchdog(this.#patience, () => true, () => resolve("stalled"));
       })
       : undefined;
     try {
-      step = await reader.read();
+      step = await (stalled
+        ? Promise.race([reader.read(), stalled])
+        : reader.read()) as ReadableStreamReadResult<Uint8Array>;
     } catch (error) {
       throw new ClientGone(
         `the request body broke off, the client went away? (${error})`,
@@ -95,7 +97,8 @@ export class Input implements InputStream {
     } finally {
       stop?.();
     }
-    if (stalled) {
+    if ((step as unknown) === "stalled") {
+      reader.cancel().catch(() => {});
       throw this.#refuse(
         408,
         `the request body sent nothing for ${this.#patience} s (readTimeout)`,
