@@ -9,10 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { Application, Environ } from "../mod.ts";
-import { exchange, listen, writeAll } from "./_helpers.ts";
-
-const encoder = new TextEncoder();
+import type { Application } from "../mod.ts";
+import { exchange, listen } from "./_helpers.ts";
 
 /** Reads the whole body and echoes what the environ says of it. */
 const echo: Application = async (environ, startResponse) => {

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { Application, Environ } from "../mod.ts";
-import { exchange, listen, writeAll } from "./_helpers.ts";
+import { listen, writeAll } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 
