@@ -132,7 +132,7 @@ class RequestWatcher implements Watcher {
         : "no body";
       this.#say(`server → client  ${status}, ${what}, ${took} ms in all`);
     }
-    this.#accessLog?.(commonLogLine(this.#environ, status, size, new Date()));
+    this.#accessLog?.(commonLogLine(this.#environ, status, size));
   }
 
   /** A step of the flow, with the time since the step before. */
@@ -177,20 +177,35 @@ const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
 
 /**
  * `127.0.0.1 - - [23/Nov/2026:19:42:21 +0000] "GET / HTTP/1.1" 200 181`:
- * the Common Log Format, in local time, with `-` for no bytes.
+ * the Common Log Format, in local time, with `-` for no bytes. The date is
+ * now unless given.
  */
 export function commonLogLine(
   environ: Environ,
   status: number,
   bytes: number,
-  date: Date,
+  date?: Date,
 ): string {
   const host = environ.REMOTE_ADDR ?? "-";
   const request =
     `${environ.REQUEST_METHOD} ${environ.REQUEST_URI} ${environ.SERVER_PROTOCOL}`;
-  return `${host} - - [${clfDate(date)}] "${request}" ${status} ${
+  const when = date === undefined ? now() : clfDate(date);
+  return `${host} - - [${when}] "${request}" ${status} ${
     bytes > 0 ? bytes : "-"
   }`;
+}
+
+/** The date of this second: formatted once a second, not once a line. */
+let second = 0;
+let secondText = "";
+function now(): string {
+  const time = Date.now();
+  const whole = time - time % 1000;
+  if (whole !== second) {
+    second = whole;
+    secondText = clfDate(new Date(whole));
+  }
+  return secondText;
 }
 
 function clfDate(date: Date): string {
