@@ -171,8 +171,9 @@ export interface Environ {
   /**
    * Fires when the client goes away or the gateway's `appTimeout` passes,
    * so a cooperative application can stop its work (pass it to `fetch`).
-   * Made when first read, and not listed by `Object.keys`: Deno prints a
-   * notice the first time its request signal is touched.
+   * The client is watched only while an answer is pending after a turn of
+   * the event loop: Deno prints a notice the first time its request signal
+   * is touched.
    */
   "deno.signal"?: AbortSignal;
   /** Anything middleware or the application adds. */

@@ -50,12 +50,15 @@ export function watchdog(
 /** What the deadline needs of an exchange. */
 export interface Awaited {
   log(what: string): void;
+  /** From now on, a client that goes away fires the deadline's signal. */
+  watchClient(): void;
   /** The application ran out of time: the answer to send instead. */
   expire(seconds: number): Response;
 }
 
 /**
- * Waits for an application's answer: after `slowApp` seconds, one log line;
+ * Waits for an application's answer, watching the client after a turn of
+ * the event loop; after `slowApp` seconds, one log line;
  * after `app` seconds, the exchange's own answer instead, and the
  * application's, if it ever comes, is thrown away.
  */
@@ -64,7 +67,6 @@ export function deadline(
   pending: Promise<Response>,
   { slowApp, app }: Timeouts,
 ): Promise<Response> {
-  if (slowApp <= 0 && app <= 0) return pending;
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const warning = slowApp > 0
@@ -79,7 +81,9 @@ export function deadline(
         resolve(exchange.expire(app));
       }, app * 1000)
       : undefined;
+    const turn = setTimeout(() => exchange.watchClient(), 0);
     pending.then(resolve, reject).finally(() => {
+      clearTimeout(turn);
       clearTimeout(warning);
       clearTimeout(expiry);
     });

@@ -83,9 +83,8 @@ export class Exchange {
   #finished = false;
   /** The input as the gateway made it, to learn why it stopped reading. */
   #input?: Input;
-  /** Aborts `deno.signal`; made only if the application asks for it. */
-  #controller?: AbortController;
-  #signal?: AbortSignal;
+  /** Aborts `deno.signal`. */
+  #controller = new AbortController();
   /** True once the application ran out of time and was answered for. */
   #expired = false;
 
@@ -98,29 +97,27 @@ export class Exchange {
       this.#input = input;
       input.guard(context.limits.body, context.timeouts.read);
     }
-    // Not enumerable: listing the environ (demoApp, the validator) must not
-    // touch Deno's request.signal, which prints a notice once touched.
-    Object.defineProperty(environ, "deno.signal", {
-      get: () => this.signal,
-      configurable: true,
-    });
+    // A data property, cheap to make; the lazy environ will make it lazy.
+    environ["deno.signal"] = this.#controller.signal;
   }
 
   /**
-   * `deno.signal`: fires when the client goes away (Deno's request signal)
-   * or the application's deadline passes. Made on first use, since most
-   * applications never look.
+   * From now on, a client that goes away fires `deno.signal` too. Only an
+   * answer still pending after a turn of the event loop watches: touching
+   * Deno's request.signal prints a notice once, and most answer at once.
    */
-  get signal(): AbortSignal {
-    if (this.#signal === undefined) {
-      this.#controller = new AbortController();
-      if (this.#expired) this.#controller.abort(EXPIRED);
-      this.#signal = AbortSignal.any([
-        this.#controller.signal,
-        this.environ["deno.request"].signal,
-      ]);
+  watchClient(): void {
+    const gone = this.environ["deno.request"].signal;
+    if (gone.aborted) this.#controller.abort(gone.reason);
+    else {
+      gone.addEventListener(
+        "abort",
+        () => this.#controller.abort(gone.reason),
+        {
+          once: true,
+        },
+      );
     }
-    return this.#signal;
   }
 
   /** The headers as checked: their declared length and whether typed. */
@@ -378,7 +375,7 @@ export class Exchange {
    */
   expire(seconds: number): Response {
     this.#expired = true;
-    this.#controller?.abort(EXPIRED);
+    this.#controller.abort(EXPIRED);
     this.log(`the application did not answer in ${seconds} s (appTimeout)`);
     if (this.#body !== undefined) this.finish(false);
     this.watch?.end(503, 0);

@@ -304,14 +304,25 @@ Deno.test("a slow app gets one log line; past appTimeout a 503, deno.signal fire
   );
 });
 
-Deno.test("deno.signal is in the environ, made on first read, not listed by Object.keys", async () => {
-  let environ: Environ | undefined;
-  await using server = listen((e, startResponse) => {
-    environ = e;
-    startResponse("200 OK", []);
+Deno.test("deno.signal fires when the client goes away while the app works", async () => {
+  let reason: unknown;
+  let started!: () => void;
+  const working = new Promise<void>((resolve) => started = resolve);
+  const app: Application = async (environ) => {
+    const signal = environ["deno.signal"]!;
+    started();
+    await new Promise((resolve) => signal.addEventListener("abort", resolve));
+    reason = signal.reason;
     return [];
-  });
-  await (await fetch(server.url)).body?.cancel();
-  assert.ok(!Object.keys(environ!).includes("deno.signal"));
-  assert.ok("deno.signal" in environ!);
+  };
+  await using server = listen(app);
+  const controller = new AbortController();
+  const request = fetch(server.url, { signal: controller.signal }).catch(
+    () => {},
+  );
+  await working;
+  controller.abort();
+  await request;
+  while (reason === undefined) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(reason !== undefined);
 });
