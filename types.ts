@@ -168,6 +168,14 @@ export interface Environ {
   "deno.request": Request;
   /** The connection info `Deno.serve` gave, when there is a connection. */
   "deno.info"?: Deno.ServeHandlerInfo;
+  /**
+   * Fires when the client goes away or the gateway's `appTimeout` passes,
+   * so a cooperative application can stop its work (pass it to `fetch`).
+   * The client is watched only while an answer is pending after a turn of
+   * the event loop: Deno prints a notice the first time its request signal
+   * is touched.
+   */
+  "deno.signal"?: AbortSignal;
   /** Anything middleware or the application adds. */
   [key: string]: unknown;
 }
@@ -312,6 +320,60 @@ export interface GatewayOptions {
    * output, or a function that takes each line. Costs nothing when off.
    */
   trace?: boolean | ((line: string) => void);
+
+  // -- limits: each refuses what is past it, 0 turns it off ------------------
+
+  /**
+   * The longest request target (path and query) in bytes: past it, 414 URI
+   * Too Long before the application runs. Default 8192, nginx's buffer for
+   * a request line (gunicorn's `limit_request_line` is 4094 for the whole
+   * line). Deno itself refuses a head over 64 KiB with a 400.
+   */
+  limitRequestTarget?: number;
+  /**
+   * The most header fields a request may carry: past it, 431 Request Header
+   * Fields Too Large. Off by default: Deno already answers 400 past 128
+   * fields, and counting costs reading every header. gunicorn says 100.
+   */
+  limitRequestFields?: number;
+  /**
+   * The longest header field (`name: value`) in bytes: past it, 431. Off by
+   * default: Deno answers 400 to a head over 64 KiB. gunicorn says 8190.
+   */
+  limitRequestFieldSize?: number;
+  /**
+   * The largest request body in bytes: 413 Content Too Large before the
+   * application runs when Content-Length says more; a chunked upload that
+   * grows past it fails the read, and the answer is 413 (or the connection
+   * closes if the response has started). Default 100 MiB.
+   */
+  limitRequestBody?: number;
+
+  // -- timeouts, in seconds: 0 turns one off ----------------------------------
+
+  /**
+   * A request body that sends no byte for this long fails the read, and the
+   * answer is 408 Request Timeout if the response has not started. Default
+   * 60, nginx's `client_body_timeout`.
+   */
+  readTimeout?: number;
+  /**
+   * A client that takes no byte of a streamed response for this long: the
+   * response is aborted and the body's `close()` called. Default 60,
+   * nginx's `send_timeout`.
+   */
+  sendTimeout?: number;
+  /**
+   * An application that has not answered after this long gets one log line
+   * naming the request (method, path, how long). Default 10.
+   */
+  slowAppWarning?: number;
+  /**
+   * An application that has not answered after this long: 503 Service
+   * Unavailable, the body's `close()` called, `deno.signal` fired. Default
+   * 30, gunicorn's worker `timeout`.
+   */
+  appTimeout?: number;
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Application } from "../types.ts";
+import type { Application, GatewayOptions } from "../types.ts";
 import { proxyFix } from "../proxy.ts";
 import { sharedData } from "../static.ts";
 import { serveCommand } from "./listen.ts";
@@ -42,7 +42,29 @@ Usage:
   --static PREFIX=DIR  serve the files in DIR under the URL PREFIX, beside the
                        application (which still gets every other path, and
                        paths under PREFIX with no file); repeatable
-  -h, --help           this text`;
+  -h, --help           this text
+
+Limits (bytes; 0 turns one off) and timeouts (seconds; 0 turns one off):
+  --limit-request-target N      longest path and query, else 414 (8192)
+  --limit-request-fields N      most header fields, else 431 (off; Deno: 128)
+  --limit-request-field-size N  longest header field, else 431 (off)
+  --limit-request-body N        largest body, else 413 (104857600)
+  --read-timeout S      an upload silent this long fails, 408 (60)
+  --send-timeout S      a client that reads nothing this long is cut (60)
+  --slow-app-warning S  log an application silent this long (10)
+  --app-timeout S       answer 503 for an application silent this long (30)`;
+
+/** The limit and timeout flags, and the GatewayOptions each one sets. */
+const TUNING = {
+  "--limit-request-target": "limitRequestTarget",
+  "--limit-request-fields": "limitRequestFields",
+  "--limit-request-field-size": "limitRequestFieldSize",
+  "--limit-request-body": "limitRequestBody",
+  "--read-timeout": "readTimeout",
+  "--send-timeout": "sendTimeout",
+  "--slow-app-warning": "slowAppWarning",
+  "--app-timeout": "appTimeout",
+} as const satisfies Record<string, keyof GatewayOptions>;
 
 /** A mistake on the command line: said in one line, never as a stack. */
 export class UsageError extends Error {}
@@ -67,6 +89,7 @@ export interface Command {
   statics: Record<string, string>;
   /** Folders put on sys.path for a Python application. */
   pythonPath: string[];
+  tuning: Pick<GatewayOptions, (typeof TUNING)[keyof typeof TUNING]>;
 }
 
 export function parseCommand(args: string[]): Command {
@@ -82,6 +105,7 @@ export function parseCommand(args: string[]): Command {
     help: false,
     statics: {},
     pythonPath: [],
+    tuning: {},
   };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].startsWith("--")
@@ -141,6 +165,14 @@ export function parseCommand(args: string[]): Command {
         command.keyfile = value();
         break;
       default:
+        if (flag in TUNING) {
+          const amount = Number(value());
+          if (!(amount >= 0)) {
+            throw new UsageError(`${flag} wants a number from 0 up`);
+          }
+          command.tuning[TUNING[flag as keyof typeof TUNING]] = amount;
+          break;
+        }
         if (flag.startsWith("-")) {
           throw new UsageError(`unknown option ${flag}`);
         }
@@ -298,8 +330,10 @@ interface PythonModule {
   PythonException: new (...args: never[]) => Error;
 }
 
+// A missing permission reads "Requires read access to …, run again with the
+// --allow-read flag": the one line names the flag.
 const UNLOADABLE =
-  /^Module not found|^Relative import path|^Unsupported scheme|^Import .* not a dependency/;
+  /^Module not found|^Relative import path|^Unsupported scheme|^Import .* not a dependency|^Requires \w+ access/;
 
 /** A file path, relative to the working folder, or a URL, as a module URL. */
 function moduleUrl(path: string): string {

@@ -1,12 +1,15 @@
 /**
  * What every request of one gateway shares: where it listens, where errors
- * and logs go, and whether Deno frames the response on the wire.
+ * and logs go, whether Deno frames the response on the wire, and the
+ * limits and timeouts in force.
  *
  * @module
  */
 
 import type { Environ, ErrorStream, GatewayOptions } from "../types.ts";
+import { type Timeouts, timeouts } from "./deadline.ts";
 import { standardError } from "./errors.ts";
+import { type Limits, limits } from "./limits.ts";
 import { type LogSink, standardOutput, type Watcher, watchers } from "./log.ts";
 
 /** Where the server listens, once it does; empty with no server. */
@@ -29,6 +32,8 @@ export interface Context {
   errors: ErrorStream;
   multiprocess: boolean;
   watch?: (environ: Environ) => Watcher;
+  limits: Limits;
+  timeouts: Timeouts;
 }
 
 export function context(options: GatewayOptions, onWire: boolean): Context {
@@ -38,6 +43,8 @@ export function context(options: GatewayOptions, onWire: boolean): Context {
     errors: options.errors ?? standardError,
     multiprocess: options.multiprocess ?? false,
     watch: watchers(sink(options.accessLog), sink(options.trace)),
+    limits: limits(options),
+    timeouts: timeouts(options),
   };
 }
 

@@ -25,6 +25,7 @@ import { Input } from "./input.ts";
 const TARGET = 1;
 const REMOTE = 2;
 const HEADERS = 4;
+const SIGNAL = 8;
 
 /**
  * Builds the environ of `request`, whose `url` the gateway has already
@@ -60,6 +61,17 @@ export function makeEnviron(
   return new Proxy(environ, lazy);
 }
 
+/**
+ * Where `deno.signal` comes from: the exchange makes an AbortController only
+ * when the application first reads the key.
+ */
+export function setSignalSource(
+  environ: Environ,
+  source: () => AbortSignal,
+): void {
+  (environ as unknown as Record<symbol, Lazy>)[LAZY].signal = source;
+}
+
 /** Where the target keeps its traps, for the inspector, which reads the target. */
 const LAZY = Symbol("lazy environ");
 
@@ -85,6 +97,8 @@ const INSPECTABLE = Object.create(Object.prototype, {
 
 /** The traps: each fills the group of the key it touches, once. */
 class Lazy implements ProxyHandler<Environ> {
+  /** Makes `deno.signal`, once an exchange says how. */
+  signal?: () => AbortSignal;
   #request: Request;
   #url: string;
   #info?: Deno.ServeHandlerInfo;
@@ -101,9 +115,8 @@ class Lazy implements ProxyHandler<Environ> {
     this.#url = url;
     this.#info = info;
     this.#context = context;
-    this.#unfilled = info === undefined
-      ? TARGET | HEADERS
-      : TARGET | REMOTE | HEADERS;
+    this.#unfilled = TARGET | HEADERS | SIGNAL |
+      (info === undefined ? 0 : REMOTE);
   }
 
   get(environ: Environ, key: string | symbol): unknown {
@@ -146,7 +159,7 @@ class Lazy implements ProxyHandler<Environ> {
   }
 
   ownKeys(environ: Environ): (string | symbol)[] {
-    for (const group of [TARGET, REMOTE, HEADERS]) this.#fill(environ, group);
+    for (const group of GROUPS) this.#fill(environ, group);
     return Reflect.ownKeys(environ).filter((key) => key !== LAZY);
   }
 
@@ -165,7 +178,9 @@ class Lazy implements ProxyHandler<Environ> {
     if ((this.#unfilled & group) === 0) return false;
     this.#unfilled &= ~group;
     if (group === TARGET) fillTarget(environ, this.#url);
-    else {
+    else if (group === SIGNAL) {
+      if (this.signal) environ["deno.signal"] = this.signal();
+    } else {
       try {
         if (group === REMOTE) fillRemote(environ, this.#info!);
         else fillHeaders(environ, this.#request);
@@ -187,6 +202,9 @@ class Lazy implements ProxyHandler<Environ> {
   }
 }
 
+/** Every group, in the order `Object.keys` lists them. */
+const GROUPS = [TARGET, REMOTE, HEADERS, SIGNAL];
+
 /** Which group a key is filled by; 0 for keys that are there from the start. */
 function groupOf(key: string): number {
   switch (key) {
@@ -205,6 +223,8 @@ function groupOf(key: string): number {
     case "CONTENT_TYPE":
     case "CONTENT_LENGTH":
       return HEADERS;
+    case "deno.signal":
+      return SIGNAL;
   }
   return key.startsWith("HTTP_") ? HEADERS : 0;
 }

@@ -18,7 +18,10 @@ import {
 } from "../types.ts";
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
+import { deadline } from "./deadline.ts";
+import { setSignalSource } from "./environ.ts";
 import { ClientGone, Input, RequestRefused } from "./input.ts";
+import { refusal } from "./limits.ts";
 import type { Watcher } from "./log.ts";
 import { respondAtOnce, respondStreaming } from "./response.ts";
 import {
@@ -39,16 +42,12 @@ export function handle(
   environ: Environ,
   context: Context,
 ): Response | Promise<Response> {
-  return new Exchange(environ, context).run(app);
-}
-
-/** A request refused before the application sees it. */
-export function refuse(
-  environ: Environ,
-  context: Context,
-  refusal: RequestRefused,
-): Response {
-  return new Exchange(environ, context).fail(refusal);
+  const exchange = new Exchange(environ, context);
+  const response = exchange.run(app);
+  // Only an answer still pending needs a deadline, and its timers.
+  return response instanceof Promise
+    ? deadline(exchange, response, context.timeouts)
+    : response;
 }
 
 type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
@@ -83,15 +82,55 @@ export class Exchange {
   /** Empty chunks in a row: a body's heartbeat, or a runaway loop. */
   #empties = 0;
   #finished = false;
+  /** The input as the gateway made it, to learn why it stopped reading. */
+  #input?: Input;
+  /** Behind `deno.signal`, made when the application first reads it. */
+  #controller?: AbortController;
+  /** Why `deno.signal` fired, or fires as soon as it is made. */
+  #aborted?: unknown;
+  /** Whether a client that goes away fires `deno.signal`. */
+  #watchingClient = false;
+  /** True once the application ran out of time and was answered for. */
+  #expired = false;
 
   constructor(environ: Environ, context: Context) {
     this.environ = environ;
     this.context = context;
     const watch = this.watch = context.watch?.(environ);
-    if (watch === undefined) return;
     const input = environ["wsgi.input"];
     if (input instanceof Input) {
-      input.observe((call, given) => watch.read(call, given));
+      this.#input = input;
+      input.guard(context.limits.body, context.timeouts.read);
+      if (watch) input.observe((call, given) => watch.read(call, given));
+    }
+    setSignalSource(environ, () => this.#signal());
+  }
+
+  /** `deno.signal`: an AbortController costs, so one is made when read. */
+  #signal(): AbortSignal {
+    const controller = this.#controller = new AbortController();
+    if (this.#aborted !== undefined) controller.abort(this.#aborted);
+    else if (this.#watchingClient) this.#hookClient(controller);
+    return controller.signal;
+  }
+
+  /**
+   * From now on, a client that goes away fires `deno.signal` too. Only an
+   * answer still pending after a turn of the event loop watches: touching
+   * Deno's request.signal prints a notice once, and most answer at once.
+   */
+  watchClient(): void {
+    this.#watchingClient = true;
+    if (this.#controller) this.#hookClient(this.#controller);
+  }
+
+  #hookClient(controller: AbortController): void {
+    const gone = this.environ["deno.request"].signal;
+    if (gone.aborted) controller.abort(gone.reason);
+    else {
+      gone.addEventListener("abort", () => controller.abort(gone.reason), {
+        once: true,
+      });
     }
   }
 
@@ -122,6 +161,12 @@ export class Exchange {
       const body = checkBody(result);
       if (body instanceof Broken) this.break(body);
       this.#body = body;
+      if (this.#expired) {
+        // The 503 went long ago: this body is only closed.
+        this.log("the application answered after its deadline");
+        this.finish(false);
+        return serverError();
+      }
       if (Array.isArray(body) || typeof body === "string") {
         return respondAtOnce(this, body);
       }
@@ -247,6 +292,8 @@ export class Exchange {
    */
   commit(hasContent: boolean): Committed {
     if (this.#broken) throw this.#broken;
+    // The application may have caught it; the answer is still the refusal.
+    if (this.#input?.refused) throw this.#input.refused;
     if (this.#status === undefined) {
       this.break(
         new Broken(
@@ -334,13 +381,15 @@ export class Exchange {
    */
   fail(error: unknown): Response {
     this.finish(false);
-    if (error instanceof RequestRefused) {
-      this.log(error.message);
-      const response = clientError(error);
-      this.watch?.end(
-        error.status,
-        Number(response.headers.get("content-length")),
-      );
+    // The deadline answered already; this is only the body's last word.
+    if (this.#expired) return serverError();
+    const refused = error instanceof RequestRefused
+      ? error
+      : this.#input?.refused;
+    if (refused) {
+      this.log(refused.message);
+      const response = refusal(refused.status, refused.message);
+      this.watch?.end(refused.status, 0);
       return response;
     }
     if (error instanceof ContractError || error instanceof ClientGone) {
@@ -348,6 +397,20 @@ export class Exchange {
     } else this.log("the application raised an error", error);
     this.watch?.end(500, SERVER_ERROR_BODY.length);
     return serverError();
+  }
+
+  /**
+   * The application did not answer in time: a 503, `deno.signal` fired, and
+   * the body closed if there is one yet (else when it comes).
+   */
+  expire(seconds: number): Response {
+    this.#expired = true;
+    this.#aborted = EXPIRED;
+    this.#controller?.abort(EXPIRED);
+    this.log(`the application did not answer in ${seconds} s (appTimeout)`);
+    if (this.#body !== undefined) this.finish(false);
+    this.watch?.end(503, 0);
+    return refusal(503);
   }
 
   /** One line naming what happened, then the stack if there is one. */
@@ -388,31 +451,18 @@ export function serverError(): Response {
   });
 }
 
-/** A refused request's answer: its status, and what was wrong with it. */
-function clientError({ status, message }: RequestRefused): Response {
-  const body = `${status} ${
-    STATUS_TEXT[status] ?? "Client Error"
-  }: ${message}\n`;
-  return new Response(body, {
-    status,
-    headers: {
-      "content-type": "text/plain; charset=utf-8",
-      "content-length": String(encoder.encode(body).byteLength),
-    },
-  });
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: "Bad Request",
-  408: "Request Timeout",
-  413: "Content Too Large",
-  414: "URI Too Long",
-  431: "Request Header Fields Too Large",
-};
+const EXPIRED = new DOMException(
+  "the application did not answer in time",
+  "TimeoutError",
+);
 
 /** The rule a ContractError names, an Error's stack, or the value thrown. */
 export function explain(error: unknown): string {
   if (error instanceof ContractError) return `  rule: ${error.message}`;
+  // The client's doing, not a bug: the sentence is the whole story.
+  if (error instanceof ClientGone || error instanceof RequestRefused) {
+    return `  ${error.message}`;
+  }
   if (error instanceof Error) return String(error.stack);
   return `  thrown: ${describe(error)}`;
 }

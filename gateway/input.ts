@@ -7,8 +7,11 @@
 
 import type { InputStream } from "../types.ts";
 import { concat } from "./bytes.ts";
+import { watchdog } from "./deadline.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Reads shorter than this gather chunks: often one chunk, and no copy. */
+const PREALLOCATE = 64 * 1024;
 
 /**
  * The client is gone: an upload broke off, or the connection closed before
@@ -17,8 +20,10 @@ const EMPTY = new Uint8Array(0);
 export class ClientGone extends Error {}
 
 /**
- * A request the gateway will not serve as it came: answered with `status`
- * (a 4xx) when the response has not started, and logged in one line.
+ * A request the gateway will not serve as it came: a GET that declares a
+ * body (400), an upload past `limitRequestBody` (413) or stalled past
+ * `readTimeout` (408). Answered with `status` when the response has not
+ * started, even if the application caught it, and logged in one line.
  */
 export class RequestRefused extends Error {
   constructor(readonly status: number, message: string) {
@@ -39,10 +44,26 @@ export class Input implements InputStream {
   #left = Infinity;
   /** Told of every read the application makes, when the trace is on. */
   #observe?: (call: string, given: number) => void;
+  /** Bytes received so far, and how many the upload may have. */
+  #received = 0;
+  #most = Infinity;
+  /** Seconds without a byte before the read fails; 0 waits forever. */
+  #patience = 0;
+  /** Why the gateway stopped reading, once it did. */
+  refused?: RequestRefused;
 
   /** No request: an input that is at its end from the start. */
   constructor(request: Request | null) {
     this.#request = request;
+  }
+
+  /**
+   * The gateway's limits: at most `most` bytes (0: any number), and a read
+   * fails when no byte came for `patience` seconds (0: waits forever).
+   */
+  guard(most: number, patience: number): void {
+    if (most > 0) this.#most = most;
+    this.#patience = patience;
   }
 
   /**
@@ -62,12 +83,18 @@ export class Input implements InputStream {
       (method === "GET" || method === "HEAD") &&
       (length > 0 || request.headers.has("transfer-encoding"))
     ) {
-      throw new RequestRefused(
+      throw this.#refuse(
         400,
         `a ${method} request declared a body, which Deno.serve does not pass on: refused rather than read as empty`,
       );
     }
     return request.body;
+  }
+
+  /** Opens the body on the first read; a refusal stands for every read. */
+  #opened(): void {
+    if (this.refused) throw this.refused;
+    if (this.#body === undefined) this.#body = this.#open();
   }
 
   /** Reports each read from now on: the call, and the bytes it gave. */
@@ -91,15 +118,34 @@ export class Input implements InputStream {
   /** Makes sure something is buffered; false at the end of the body. */
   async #fill(): Promise<boolean> {
     if (this.#buffer.byteLength > 0) return true;
-    if (this.#body === undefined) this.#body = this.#open();
+    this.#opened();
     if (this.#body === null || this.#left === 0) return false;
-    this.#reader ??= this.#body.getReader();
+    const reader = this.#reader ??= this.#body!.getReader();
     let step: ReadableStreamReadResult<Uint8Array>;
+    // A read waits on the client: a watchdog fails it if the client stalls
+    // (cancelling Deno's body stream does not end a pending read).
+    let stop: (() => void) | undefined;
+    const stalled = this.#patience > 0
+      ? new Promise<"stalled">((resolve) => {
+        stop = watchdog(this.#patience, () => true, () => resolve("stalled"));
+      })
+      : undefined;
     try {
-      step = await this.#reader.read();
+      step = await (stalled
+        ? Promise.race([reader.read(), stalled])
+        : reader.read()) as ReadableStreamReadResult<Uint8Array>;
     } catch (error) {
       throw new ClientGone(
         `the request body broke off, the client went away? (${error})`,
+      );
+    } finally {
+      stop?.();
+    }
+    if ((step as unknown) === "stalled") {
+      reader.cancel().catch(() => {});
+      throw this.#refuse(
+        408,
+        `the request body sent nothing for ${this.#patience} s (readTimeout)`,
       );
     }
     const { done, value } = step;
@@ -107,11 +153,24 @@ export class Input implements InputStream {
       this.#body = null;
       return false;
     }
+    this.#received += value.byteLength;
+    if (this.#received > this.#most) {
+      reader.cancel().catch(() => {});
+      throw this.#refuse(
+        413,
+        `the request body grew past ${this.#most} bytes (limitRequestBody)`,
+      );
+    }
     this.#buffer = value.byteLength > this.#left
       ? value.subarray(0, this.#left)
       : value;
     this.#left -= this.#buffer.byteLength;
     return true;
+  }
+
+  #refuse(status: 400 | 408 | 413, message: string): RequestRefused {
+    this.#body = null;
+    return this.refused = new RequestRefused(status, message);
   }
 
   #take(size: number): Uint8Array {
@@ -141,9 +200,16 @@ export class Input implements InputStream {
 
   /**
    * Up to `limit` bytes, fewer only at the end of the body; with `line`,
-   * through the first newline. A read that one chunk answers costs no copy.
+   * through the first newline. A read that one chunk answers costs no copy;
+   * a long read of a body of known length fills one buffer of that length,
+   * never holding the body twice.
    */
   async #gather(limit: number, line: boolean): Promise<Uint8Array> {
+    this.#opened();
+    const known = Math.min(limit, this.#buffer.byteLength + this.#left);
+    if (!line && known > PREALLOCATE && known !== Infinity) {
+      return this.#fillOnce(known);
+    }
     const pieces: Uint8Array[] = [];
     let length = 0;
     while (length < limit && await this.#fill()) {
@@ -155,6 +221,18 @@ export class Input implements InputStream {
       if (piece.byteLength === end) break;
     }
     return concat(pieces, length);
+  }
+
+  /** Reads up to `size` bytes straight into one buffer of that size. */
+  async #fillOnce(size: number): Promise<Uint8Array> {
+    const whole = new Uint8Array(size);
+    let length = 0;
+    while (length < size && await this.#fill()) {
+      const piece = this.#take(size - length);
+      whole.set(piece, length);
+      length += piece.byteLength;
+    }
+    return length === size ? whole : whole.subarray(0, length);
   }
 
   async readlines(hint = -1): Promise<Uint8Array[]> {

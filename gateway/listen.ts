@@ -9,6 +9,7 @@
 import type { Application } from "../types.ts";
 import { type Bind, type Command, described, UsageError } from "./command.ts";
 import { Drain, stopGracefully } from "./drain.ts";
+import { flushStandardOutput, standardOutput } from "./log.ts";
 import { serve } from "./serve.ts";
 
 /** Serves `app` on every address of `command` until SIGTERM or Ctrl+C. */
@@ -46,7 +47,9 @@ export async function serveCommand(
     `Serving ${described(command)} on ${where.join(", ")} (Ctrl+C to stop)`,
   );
   await stopped;
-  console.log("Stopped.");
+  // Behind the access log, which must not be waited for forever.
+  standardOutput("Stopped.");
+  await flushStandardOutput();
   return 0;
 }
 
@@ -79,6 +82,7 @@ function listenOn(
   const options = {
     accessLog: command.accessLog,
     trace: command.trace,
+    ...command.tuning,
     onListen() {},
     ...tls,
   };

@@ -9,7 +9,8 @@
  */
 
 import type { Environ } from "../types.ts";
-import { writeText } from "./errors.ts";
+import { encoder } from "./bytes.ts";
+import { Spool } from "./spool.ts";
 
 /** Where a log writes its lines (without the trailing newline). */
 export type LogSink = (line: string) => void;
@@ -25,9 +26,23 @@ export interface Watcher {
   end(status: number, bytes: number): void;
 }
 
-/** Standard output, a line at a time. */
-export const standardOutput: LogSink = (line) =>
-  writeText(Deno.stdout, line + "\n");
+// Standard error is written asynchronously too: it may be as stuck as
+// standard output, and a warning must not stop the server either.
+const spool = new Spool(
+  Deno.stdout,
+  (line) => void Deno.stderr.write(encoder.encode(line + "\n")).catch(() => {}),
+);
+
+/** Standard output, through a queue that never makes the server wait. */
+export const standardOutput: LogSink = (line) => spool.push(line);
+
+/**
+ * Waits until the lines given to {@linkcode standardOutput} are written (at
+ * most `seconds`, for a stuck pipe); the server's shutdown calls it.
+ */
+export function flushStandardOutput(seconds?: number): Promise<void> {
+  return spool.flush(seconds);
+}
 
 /** Makes watchers for a gateway, or nothing when no log is on. */
 export function watchers(
@@ -130,7 +145,7 @@ class RequestWatcher implements Watcher {
         : "no body";
       this.#say(`server → client  ${status}, ${what}, ${took} ms in all`);
     }
-    this.#accessLog?.(commonLogLine(this.#environ, status, size, new Date()));
+    this.#accessLog?.(commonLogLine(this.#environ, status, size));
   }
 
   /** A step of the flow, with the time since the step before. */
@@ -175,20 +190,35 @@ const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
 
 /**
  * `127.0.0.1 - - [23/Nov/2026:19:42:21 +0000] "GET / HTTP/1.1" 200 181`:
- * the Common Log Format, in local time, with `-` for no bytes.
+ * the Common Log Format, in local time, with `-` for no bytes. The date is
+ * now unless given.
  */
 export function commonLogLine(
   environ: Environ,
   status: number,
   bytes: number,
-  date: Date,
+  date?: Date,
 ): string {
   const host = environ.REMOTE_ADDR ?? "-";
   const request =
     `${environ.REQUEST_METHOD} ${environ.REQUEST_URI} ${environ.SERVER_PROTOCOL}`;
-  return `${host} - - [${clfDate(date)}] "${request}" ${status} ${
+  const when = date === undefined ? now() : clfDate(date);
+  return `${host} - - [${when}] "${request}" ${status} ${
     bytes > 0 ? bytes : "-"
   }`;
+}
+
+/** The date of this second: formatted once a second, not once a line. */
+let second = 0;
+let secondText = "";
+function now(): string {
+  const time = Date.now();
+  const whole = time - time % 1000;
+  if (whole !== second) {
+    second = whole;
+    secondText = clfDate(new Date(whole));
+  }
+  return secondText;
 }
 
 function clfDate(date: Date): string {

@@ -8,6 +8,7 @@
 
 import type { Chunk } from "../types.ts";
 import { concat, encoder, utf8Length } from "./bytes.ts";
+import { watchdog } from "./deadline.ts";
 import type { Exchange } from "./exchange.ts";
 import { ClientGone } from "./input.ts";
 import { NO_CONTENT, wrongLength } from "./rules.ts";
@@ -101,6 +102,28 @@ export async function respondStreaming(
   // stream holds one chunk ahead, and a pull means that one was taken.
   let handed = 0;
   let taken = 0;
+  // A client that takes nothing for sendTimeout seconds while a chunk waits
+  // for it: pulls counted, one timer for the whole stream.
+  let pulls = 0;
+  let waiting = false;
+  let seen = 0;
+  const patience = exchange.context.timeouts.send;
+  let stop: (() => void) | undefined;
+  const watch = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    stop = watchdog(patience, () => {
+      const stalled = waiting && pulls === seen;
+      seen = pulls;
+      return stalled;
+    }, () => {
+      failed(
+        controller,
+        new ClientGone(
+          `the client took nothing for ${patience} s (sendTimeout)`,
+        ),
+      );
+      cancelled = true;
+    });
+  };
   // Each pull hands over one chunk. It stays synchronous while the body
   // is: a promise per chunk would double the cost of small chunks.
   const deliver = (
@@ -118,7 +141,9 @@ export async function respondStreaming(
       }
       exchange.watch?.chunk(chunk.byteLength);
       controller.enqueue(chunk);
+      waiting = true;
     } else {
+      stop?.();
       if (handed < declared && declared !== Infinity) {
         exchange.break(wrongLength(declared, handed));
       }
@@ -131,13 +156,19 @@ export async function respondStreaming(
     error: unknown,
   ) => {
     if (cancelled) return;
+    stop?.();
     exchange.abort(controller, error);
     exchange.watch?.end(init.status, taken);
   };
   let cancelled = false;
   const stream = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      if (patience > 0) watch(controller);
+    },
     pull: (controller) => {
       taken = handed;
+      pulls++;
+      waiting = false;
       try {
         const more = exchange.next();
         if (!(more instanceof Promise)) return deliver(controller, more);
@@ -148,6 +179,7 @@ export async function respondStreaming(
       }
     },
     cancel: () => {
+      stop?.();
       cancelled = true;
       exchange.log("the client went away before the whole body was sent");
       exchange.finish(false);

@@ -15,14 +15,8 @@ import type {
 } from "../types.ts";
 import { type Context, context } from "./context.ts";
 import { makeEnviron } from "./environ.ts";
-import {
-  explain,
-  handle,
-  refuse,
-  ResponseAborted,
-  serverError,
-} from "./exchange.ts";
-import { RequestRefused } from "./input.ts";
+import { explain, handle, ResponseAborted, serverError } from "./exchange.ts";
+import { refuse } from "./limits.ts";
 
 /**
  * Serves a WSGI application with `Deno.serve`. Takes everything
@@ -48,6 +42,14 @@ export function serve(
     multiprocess: _multiprocess,
     accessLog: _accessLog,
     trace: _trace,
+    limitRequestTarget: _limitRequestTarget,
+    limitRequestFields: _limitRequestFields,
+    limitRequestFieldSize: _limitRequestFieldSize,
+    limitRequestBody: _limitRequestBody,
+    readTimeout: _readTimeout,
+    sendTimeout: _sendTimeout,
+    slowAppWarning: _slowAppWarning,
+    appTimeout: _appTimeout,
     ...denoOptions
   } = options;
   const shared = context(options, true);
@@ -108,7 +110,10 @@ export function toFetchHandler(
   return async (request, info) => await handle(request, info);
 }
 
-/** One request, in order: the environ, then the application's exchange. */
+/**
+ * One request, in order: the limits, the environ, then the application's
+ * exchange.
+ */
 function gateway(
   app: Application,
   context: Context,
@@ -116,33 +121,9 @@ function gateway(
   request: Request,
   info?: Deno.ServeHandlerInfo,
 ) => Response | Promise<Response> {
-  const { listening } = context;
   return (request, info) => {
     const url = request.url;
-    const environ = makeEnviron(request, url, info, context);
-    // Deno fills in its own authority when the client sent no Host; only
-    // then is the Host header worth fetching.
-    if (
-      listening.fallback !== undefined &&
-      authorityIs(url, listening.fallback) && !request.headers.has("host")
-    ) {
-      return refuse(
-        environ,
-        context,
-        new RequestRefused(
-          400,
-          "the request has no Host header, which HTTP/1.1 requires (RFC 9112, section 3.2)",
-        ),
-      );
-    }
-    return handle(app, environ, context);
+    return refuse(request, url, context) ??
+      handle(app, makeEnviron(request, url, info, context), context);
   };
-}
-
-/** Whether the authority of `url` (`scheme://authority/…`) is `authority`. */
-function authorityIs(url: string, authority: string): boolean {
-  const start = url.indexOf("://") + 3;
-  const end = start + authority.length;
-  return url.startsWith(authority, start) &&
-    (end === url.length || url[end] === "/");
 }

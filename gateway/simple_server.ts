@@ -12,7 +12,7 @@ import type {
   StartResponse,
 } from "../types.ts";
 import { STOP_SIGNALS } from "./drain.ts";
-import { show } from "./log.ts";
+import { flushStandardOutput, show } from "./log.ts";
 import { serve } from "./serve.ts";
 
 /**
@@ -74,7 +74,8 @@ export function makeServer(
     onListen() {},
   });
   const addr = server.addr as Deno.NetAddr;
-  const shutdown = () => server.shutdown();
+  // The access log is written behind the requests: it is flushed last.
+  const shutdown = () => server.shutdown().then(() => flushStandardOutput());
   return {
     serverName: addr.hostname,
     serverPort: addr.port,
@@ -90,6 +91,7 @@ export function makeServer(
       for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stop);
       try {
         await server.finished;
+        await flushStandardOutput();
       } finally {
         for (const signal of STOP_SIGNALS) {
           Deno.removeSignalListener(signal, stop);

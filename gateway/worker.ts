@@ -35,5 +35,6 @@ export default {
     multiprocess: true,
     accessLog: command.accessLog,
     trace: command.trace,
+    ...command.tuning,
   }),
 } satisfies Deno.ServeDefaultExport;

@@ -963,3 +963,22 @@ Deno.test("cli: --certfile and --keyfile serve HTTPS", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: with standard output never read, the server keeps serving and Ctrl+C stops it", async () => {
+  await using cli = new Cli([
+    "examples/holamundo.ts:holaMundoApp",
+    "--port",
+    "0",
+  ]);
+  const url = await cli.listening("examples/holamundo.ts:holaMundoApp");
+  // From here stdout is not read: 1,000 log lines of 4 KB fill any pipe.
+  const path = "/" + "a".repeat(4000);
+  for (let i = 0; i < 1000; i++) {
+    const response = await within("a response", fetch(new URL(path, url)));
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  }
+  const { code, stderr } = await cli.stop();
+  assert.equal(code, 0);
+  assert.doesNotMatch(stderr, STACK_FRAME);
+});

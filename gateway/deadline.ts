@@ -1,0 +1,91 @@
+/**
+ * The timeouts the gateway owns: an upload that stalls, a client that stops
+ * reading, an application that does not answer. Each is a timer armed only
+ * while something waits, and cleared on every path; none is armed for a
+ * request that is answered synchronously. Deno offers no header-read or
+ * idle keep-alive timeout: `docs/limits.md` names the proxy settings that
+ * bound those.
+ *
+ * @module
+ */
+
+import type { GatewayOptions } from "../types.ts";
+
+/** The timeouts in force, in seconds; 0 is no timeout. */
+export interface Timeouts {
+  read: number;
+  send: number;
+  slowApp: number;
+  app: number;
+}
+
+/** The timeouts an options object asks for, with the defaults filled in. */
+export function timeouts(options: GatewayOptions): Timeouts {
+  return {
+    read: options.readTimeout ?? 60,
+    send: options.sendTimeout ?? 60,
+    slowApp: options.slowAppWarning ?? 10,
+    app: options.appTimeout ?? 30,
+  };
+}
+
+/**
+ * Checks `stalled()` every `seconds` and calls `onStall` the first time it
+ * says yes. One timer at a time, whatever happens between checks, so the
+ * watched path pays nothing per step. Returns the function that stops it.
+ */
+export function watchdog(
+  seconds: number,
+  stalled: () => boolean,
+  onStall: () => void,
+): () => void {
+  const check = () => {
+    if (stalled()) onStall();
+    else timer = setTimeout(check, seconds * 1000);
+  };
+  let timer = setTimeout(check, seconds * 1000);
+  return () => clearTimeout(timer);
+}
+
+/** What the deadline needs of an exchange. */
+export interface Awaited {
+  log(what: string): void;
+  /** From now on, a client that goes away fires the deadline's signal. */
+  watchClient(): void;
+  /** The application ran out of time: the answer to send instead. */
+  expire(seconds: number): Response;
+}
+
+/**
+ * Waits for an application's answer, watching the client after a turn of
+ * the event loop; after `slowApp` seconds, one log line;
+ * after `app` seconds, the exchange's own answer instead, and the
+ * application's, if it ever comes, is thrown away.
+ */
+export function deadline(
+  exchange: Awaited,
+  pending: Promise<Response>,
+  { slowApp, app }: Timeouts,
+): Promise<Response> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const warning = slowApp > 0
+      ? setTimeout(() => {
+        const took = ((performance.now() - started) / 1000).toFixed(1);
+        exchange.log(`the application has not answered after ${took} s`);
+      }, slowApp * 1000)
+      : undefined;
+    const expiry = app > 0
+      ? setTimeout(() => {
+        clearTimeout(warning);
+        resolve(exchange.expire(app));
+      }, app * 1000)
+      : undefined;
+    const turn = setTimeout(() => exchange.watchClient(), 0);
+    pending.then(resolve, reject).finally(() => {
+      clearTimeout(turn);
+      clearTimeout(warning);
+      clearTimeout(expiry);
+    });
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * What a request must meet before the application runs: a Host (400), and
+ * the size limits on the target (414), the header fields (431) and a
+ * declared body (413). Deno's parser already refuses a head over 64 KiB or
+ * with more than 128 fields (a 400); these checks cover the rest, and read
+ * only what they must: the URL always, the Host header only when Deno put in
+ * its own authority, Content-Length only when a body can come, every header
+ * only when a header limit is set. `docs/limits.md` has the measurements.
+ *
+ * @module
+ */
+
+import type { ErrorStream, GatewayOptions } from "../types.ts";
+import type { Context } from "./context.ts";
+
+/** The size limits in force; 0 (or absent) is no limit. */
+export interface Limits {
+  target: number;
+  fields: number;
+  fieldSize: number;
+  body: number;
+}
+
+/** The limits an options object asks for, with the defaults filled in. */
+export function limits(options: GatewayOptions): Limits {
+  return {
+    target: options.limitRequestTarget ?? 8192,
+    fields: options.limitRequestFields ?? 0,
+    fieldSize: options.limitRequestFieldSize ?? 0,
+    body: options.limitRequestBody ?? 100 * 1024 * 1024,
+  };
+}
+
+/**
+ * The refusal a request has earned, or undefined when it is within every
+ * limit. The refusal is logged in one line naming the limit.
+ */
+export function refuse(
+  request: Request,
+  url: string,
+  { limits, errors, listening }: Context,
+): Response | undefined {
+  const authorityStart = url.indexOf("://") + 3;
+  const targetStart = url.indexOf("/", authorityStart);
+  // Deno fills in its own authority when the client sent no Host; only
+  // then is the Host header worth fetching.
+  if (
+    listening.fallback !== undefined &&
+    url.startsWith(listening.fallback, authorityStart) &&
+    targetStart === authorityStart + listening.fallback.length &&
+    !request.headers.has("host")
+  ) {
+    return refused(
+      request,
+      errors,
+      400,
+      "the request has no Host header, which HTTP/1.1 requires (RFC 9112, section 3.2)",
+    );
+  }
+  const target = targetStart === -1 ? 1 : url.length - targetStart;
+  if (limits.target > 0 && target > limits.target) {
+    return refused(
+      request,
+      errors,
+      414,
+      `the request target is ${target} bytes, over limitRequestTarget (${limits.target})`,
+    );
+  }
+  if (limits.fields > 0 || limits.fieldSize > 0) {
+    let count = 0;
+    let longest = 0;
+    request.headers.forEach((value, name) => {
+      count++;
+      longest = Math.max(longest, name.length + 2 + value.length);
+    });
+    if (limits.fields > 0 && count > limits.fields) {
+      return refused(
+        request,
+        errors,
+        431,
+        `the request has ${count} header fields, over limitRequestFields (${limits.fields})`,
+      );
+    }
+    if (limits.fieldSize > 0 && longest > limits.fieldSize) {
+      return refused(
+        request,
+        errors,
+        431,
+        `a header field is ${longest} bytes, over limitRequestFieldSize (${limits.fieldSize})`,
+      );
+    }
+  }
+  // Deno drops the body of a GET or HEAD: there is nothing to measure.
+  const method = request.method;
+  if (limits.body > 0 && method !== "GET" && method !== "HEAD") {
+    const declared = Number(
+      request.headers.get("content-length")?.split(",", 1)[0],
+    );
+    if (declared > limits.body) {
+      return refused(
+        request,
+        errors,
+        413,
+        `Content-Length says ${declared} bytes, over limitRequestBody (${limits.body})`,
+      );
+    }
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  431: "Request Header Fields Too Large",
+  503: "Service Unavailable",
+};
+
+/**
+ * The gateway's own answer to a request it will not (or can no longer)
+ * serve: the status, its reason and what was wrong with the request, as
+ * plain text. The connection closes after it, since an unread body may
+ * follow.
+ */
+export function refusal(status: number, why?: string): Response {
+  const statusText = REASONS[status];
+  const body = why === undefined ? statusText : `${statusText}: ${why}`;
+  return new Response(`${body}\n`, {
+    status,
+    statusText,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "connection": "close",
+    },
+  });
+}
+
+function refused(
+  request: Request,
+  errors: ErrorStream,
+  status: number,
+  why: string,
+): Response {
+  const { pathname } = new URL(request.url);
+  const path = pathname.length > 80 ? `${pathname.slice(0, 80)}…` : pathname;
+  try {
+    errors.write(`[wsgi] ${request.method} ${path}: ${status}, ${why}\n`);
+  } catch {
+    // A broken error stream must not turn a refusal into a crash.
+  }
+  return refusal(status, why);
+}

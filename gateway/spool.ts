@@ -1,0 +1,97 @@
+/**
+ * Log lines on their way to standard output without ever stopping the
+ * server: a bounded queue drained by asynchronous writes. A sink that
+ * cannot keep up (a full pipe nobody reads, a slow terminal) costs lines,
+ * counted and reported on standard error, never a request.
+ *
+ * @module
+ */
+
+import { encoder } from "./bytes.ts";
+
+/** Where a spool writes: `Deno.stdout` has this shape. */
+export interface Writer {
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * A bounded queue of lines drained by one asynchronous write loop. When
+ * `limit` bytes are waiting, new lines are dropped and counted: one warning
+ * line says so when it starts, one gives the count when it ends.
+ */
+export class Spool {
+  #to: Writer;
+  #warn: (line: string) => void;
+  #limit: number;
+  #queue: string[] = [];
+  #waiting = 0;
+  #dropped = 0;
+  #draining?: Promise<void>;
+
+  constructor(to: Writer, warn: (line: string) => void, limit = 1 << 20) {
+    this.#to = to;
+    this.#warn = warn;
+    this.#limit = limit;
+  }
+
+  /** Queues one line (without its newline); never waits. */
+  push(line: string): void {
+    if (this.#waiting + line.length >= this.#limit) {
+      if (this.#dropped++ === 0) {
+        this.#warn(
+          "[wsgi] standard output is not keeping up: log lines are being dropped",
+        );
+      }
+      return;
+    }
+    this.#queue.push(line);
+    this.#waiting += line.length + 1;
+    this.#draining ??= this.#drain();
+  }
+
+  /**
+   * Resolves once every queued line is written, or after `seconds` if the
+   * sink is stuck, so a shutdown never waits forever on a pipe.
+   */
+  async flush(seconds = 2): Promise<void> {
+    if (this.#draining !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, seconds * 1000);
+      });
+      await Promise.race([this.#draining, late]);
+      clearTimeout(timer);
+    }
+    this.#report();
+  }
+
+  async #drain(): Promise<void> {
+    // Lines of the requests answered in this turn of the event loop go out
+    // together: one write for a burst, not one per line.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    while (this.#queue.length > 0) {
+      // Everything queued goes in one write: a burst costs one syscall.
+      const bytes = encoder.encode(this.#queue.join("\n") + "\n");
+      this.#queue = [];
+      this.#waiting = 0;
+      try {
+        for (let sent = 0; sent < bytes.byteLength;) {
+          sent += await this.#to.write(bytes.subarray(sent));
+        }
+      } catch {
+        // A closed standard output: nothing more will ever be written.
+        this.#dropped += 1;
+      }
+    }
+    this.#draining = undefined;
+    this.#report();
+  }
+
+  #report(): void {
+    if (this.#dropped === 0) return;
+    this.#warn(
+      `[wsgi] ${this.#dropped} log lines were dropped: standard output did not keep up`,
+    );
+    this.#dropped = 0;
+  }
+}
