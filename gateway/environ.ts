@@ -37,6 +37,8 @@ export function makeEnviron(
   url: string,
   info: Deno.ServeHandlerInfo | undefined,
   context: Context,
+  input: Input,
+  signals: SignalSource,
 ): Environ {
   const { listening } = context;
   const environ = Object.create(INSPECTABLE) as Environ;
@@ -47,7 +49,7 @@ export function makeEnviron(
   }
   environ.SERVER_PROTOCOL = "HTTP/1.1";
   environ["wsgi.version"] = [1, 0];
-  environ["wsgi.input"] = new Input(request);
+  environ["wsgi.input"] = input;
   environ["wsgi.errors"] = context.errors;
   environ["wsgi.multithread"] = false;
   environ["wsgi.multiprocess"] = context.multiprocess;
@@ -56,20 +58,14 @@ export function makeEnviron(
   environ["wsgi.file_wrapper"] = fileWrapper;
   environ["deno.request"] = request;
   if (info !== undefined) environ["deno.info"] = info;
-  const lazy = new Lazy(request, url, info, context);
+  const lazy = new Lazy(request, url, info, context, signals);
   (environ as unknown as Record<symbol, Lazy>)[LAZY] = lazy;
   return new Proxy(environ, lazy);
 }
 
-/**
- * Where `deno.signal` comes from: the exchange makes an AbortController only
- * when the application first reads the key.
- */
-export function setSignalSource(
-  environ: Environ,
-  source: () => AbortSignal,
-): void {
-  (environ as unknown as Record<symbol, Lazy>)[LAZY].signal = source;
+/** Where `deno.signal` comes from: made only when the app first reads it. */
+export interface SignalSource {
+  signal(): AbortSignal;
 }
 
 /** Where the target keeps its traps, for the inspector, which reads the target. */
@@ -97,8 +93,7 @@ const INSPECTABLE = Object.create(Object.prototype, {
 
 /** The traps: each fills the group of the key it touches, once. */
 class Lazy implements ProxyHandler<Environ> {
-  /** Makes `deno.signal`, once an exchange says how. */
-  signal?: () => AbortSignal;
+  #signals: SignalSource;
   #request: Request;
   #url: string;
   #info?: Deno.ServeHandlerInfo;
@@ -110,7 +105,9 @@ class Lazy implements ProxyHandler<Environ> {
     url: string,
     info: Deno.ServeHandlerInfo | undefined,
     context: Context,
+    signals: SignalSource,
   ) {
+    this.#signals = signals;
     this.#request = request;
     this.#url = url;
     this.#info = info;
@@ -179,7 +176,7 @@ class Lazy implements ProxyHandler<Environ> {
     this.#unfilled &= ~group;
     if (group === TARGET) fillTarget(environ, this.#url);
     else if (group === SIGNAL) {
-      if (this.signal) environ["deno.signal"] = this.signal();
+      environ["deno.signal"] = this.#signals.signal();
     } else {
       try {
         if (group === REMOTE) fillRemote(environ, this.#info!);

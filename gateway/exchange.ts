@@ -19,7 +19,7 @@ import {
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
 import { deadline } from "./deadline.ts";
-import { setSignalSource } from "./environ.ts";
+import { makeEnviron } from "./environ.ts";
 import { ClientGone, Input, RequestRefused } from "./input.ts";
 import { refusal } from "./limits.ts";
 import type { Watcher } from "./log.ts";
@@ -39,10 +39,12 @@ import {
 /** One request: the environ built, then the application run on it. */
 export function handle(
   app: Application,
-  environ: Environ,
+  request: Request,
+  url: string,
+  info: Deno.ServeHandlerInfo | undefined,
   context: Context,
 ): Response | Promise<Response> {
-  const exchange = new Exchange(environ, context);
+  const exchange = new Exchange(request, url, info, context);
   const response = exchange.run(app);
   // Only an answer still pending needs a deadline, and its timers.
   return response instanceof Promise
@@ -83,7 +85,7 @@ export class Exchange {
   #empties = 0;
   #finished = false;
   /** The input as the gateway made it, to learn why it stopped reading. */
-  #input?: Input;
+  #input: Input;
   /** Behind `deno.signal`, made when the application first reads it. */
   #controller?: AbortController;
   /** Why `deno.signal` fired, or fires as soon as it is made. */
@@ -93,21 +95,29 @@ export class Exchange {
   /** True once the application ran out of time and was answered for. */
   #expired = false;
 
-  constructor(environ: Environ, context: Context) {
-    this.environ = environ;
+  constructor(
+    request: Request,
+    url: string,
+    info: Deno.ServeHandlerInfo | undefined,
+    context: Context,
+  ) {
     this.context = context;
+    const input = this.#input = new Input(request);
+    input.guard(context.limits.body, context.timeouts.read);
+    const environ = this.environ = makeEnviron(
+      request,
+      url,
+      info,
+      context,
+      input,
+      this,
+    );
     const watch = this.watch = context.watch?.(environ);
-    const input = environ["wsgi.input"];
-    if (input instanceof Input) {
-      this.#input = input;
-      input.guard(context.limits.body, context.timeouts.read);
-      if (watch) input.observe((call, given) => watch.read(call, given));
-    }
-    setSignalSource(environ, () => this.#signal());
+    if (watch) input.observe((call, given) => watch.read(call, given));
   }
 
   /** `deno.signal`: an AbortController costs, so one is made when read. */
-  #signal(): AbortSignal {
+  signal(): AbortSignal {
     const controller = this.#controller = new AbortController();
     if (this.#aborted !== undefined) controller.abort(this.#aborted);
     else if (this.#watchingClient) this.#hookClient(controller);
@@ -293,7 +303,7 @@ export class Exchange {
   commit(hasContent: boolean): Committed {
     if (this.#broken) throw this.#broken;
     // The application may have caught it; the answer is still the refusal.
-    if (this.#input?.refused) throw this.#input.refused;
+    if (this.#input.refused) throw this.#input.refused;
     if (this.#status === undefined) {
       this.break(
         new Broken(
@@ -385,7 +395,7 @@ export class Exchange {
     if (this.#expired) return serverError();
     const refused = error instanceof RequestRefused
       ? error
-      : this.#input?.refused;
+      : this.#input.refused;
     if (refused) {
       this.log(refused.message);
       const response = refusal(refused.status, refused.message);

@@ -57,9 +57,9 @@ export function respondAtOnce(
   if (!onWire && declared === undefined && !NO_CONTENT.has(init.status)) {
     init.headers = [...init.headers, ["Content-Length", String(length)]];
   }
-  const head = exchange.head;
-  exchange.watch?.end(init.status, head ? 0 : length);
-  if (content.length === 0 || (head && !onWire)) {
+  // Deno drops the body of a HEAD itself: only others need to ask.
+  exchange.watch?.end(init.status, exchange.head ? 0 : length);
+  if (content.length === 0 || (!onWire && exchange.head)) {
     return new Response(null, init);
   }
   // Deno labels a string body text/plain, and WSGI has no default type.

@@ -14,7 +14,6 @@ import type {
   ServeOptions,
 } from "../types.ts";
 import { type Context, context } from "./context.ts";
-import { makeEnviron } from "./environ.ts";
 import { explain, handle, ResponseAborted, serverError } from "./exchange.ts";
 import { refuse } from "./limits.ts";
 
@@ -124,6 +123,6 @@ function gateway(
   return (request, info) => {
     const url = request.url;
     return refuse(request, url, context) ??
-      handle(app, makeEnviron(request, url, info, context), context);
+      handle(app, request, url, info, context);
   };
 }
