@@ -275,6 +275,25 @@ function peakRssMiB(pid: number): number | undefined {
   return Number.isNaN(kib) ? undefined : kib / 1024;
 }
 
+/**
+ * The CPU seconds a server (and its children) has used so far: per unit of
+ * work, the figure that the load generator sharing the cores cannot blur.
+ */
+function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const each of [pid, ...descendants(pid)]) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${each}/stat`);
+      // After the command's name in brackets: utime and stime, fields 14-15.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // A child that has gone: its time went with it.
+    }
+  }
+  return ticks / 100;
+}
+
 // ---------------------------------------------------------------------------
 // Load: wrk for many small responses, curl for one large transfer
 // ---------------------------------------------------------------------------
@@ -285,6 +304,10 @@ export interface Sample {
   value: number;
   /** The 99th percentile latency, from wrk. */
   p99Ms?: number;
+  /** The work done: requests for wrk, MiB for a transfer. */
+  work?: number;
+  /** The CPU seconds the server spent on it (its children included). */
+  cpu?: number;
   /** Anything that makes the figure suspect: errors, wrong sizes. */
   problem?: string;
 }
@@ -329,6 +352,7 @@ export function wrk(
       `http://127.0.0.1:${port}${path}`,
     ], seconds + 60);
     const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(out);
+    const requests = /^\s*(\d+) requests in/m.exec(out);
     const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(out);
     if (rps === null || p99 === null) throw new Error(`wrk said:\n${out}`);
     const problems = [
@@ -339,6 +363,7 @@ export function wrk(
     return {
       value: Number(rps[1]),
       p99Ms: Number(p99[1]) * TIME_UNITS[p99[2]],
+      work: requests ? Number(requests[1]) : undefined,
       problem: problems.join("; ") || undefined,
     };
   };
@@ -352,7 +377,7 @@ function transfer(out: string, bytes: number): Sample {
     : Number(moved) !== bytes
     ? `${moved} bytes instead of ${bytes}`
     : undefined;
-  return { value: bytes / MiB / Number(seconds), problem };
+  return { value: bytes / MiB / Number(seconds), problem, work: bytes / MiB };
 }
 
 /**
@@ -363,13 +388,18 @@ function transfer(out: string, bytes: number): Sample {
 function repeated(once: Measure): Measure {
   return async (port, seconds) => {
     const values: number[] = [];
+    let work = 0;
     const end = performance.now() + seconds * 1000;
     do {
       const sample = await once(port, seconds);
       if (sample.problem) return sample;
       values.push(sample.value);
+      work += sample.work ?? 0;
     } while (performance.now() < end);
-    return { value: values.length / values.reduce((t, v) => t + 1 / v, 0) };
+    return {
+      value: values.length / values.reduce((t, v) => t + 1 / v, 0),
+      work,
+    };
   };
 }
 
@@ -430,6 +460,9 @@ interface Row {
   ratio: number;
   roundRatios: [number, number];
   p99Ms?: number;
+  /** Median server CPU per request (µs) or per MiB (ms), and raw's over it. */
+  cpuPerUnit?: number;
+  cpuRatio?: number;
   peakRssMiB?: number;
   problems: string[];
   /** The issue's goal for this row, and whether it was met. */
@@ -488,7 +521,9 @@ async function runScenario(
       const order = [...servers.slice(shift), ...servers.slice(0, shift)];
       const line: string[] = [];
       for (const server of order) {
+        const before = cpuSeconds(server.child.pid);
         const sample = await measure(server.port, options.duration);
+        sample.cpu = cpuSeconds(server.child.pid) - before;
         samples.get(server)!.push(sample);
         line.push(`${server.contestant.name} ${format(sample.value)}`);
       }
@@ -508,8 +543,18 @@ function tabulate(
   samples: Map<Server, Sample[]>,
 ): Row[] {
   const rawValues = samples.get(servers[1])!.map((s) => s.value);
+  // µs per request, or ms per MiB.
+  const scale = scenario.drive === "wrk" ? 1e6 : 1e3;
+  const cpuPerUnit = (server: Server) => {
+    const per = samples.get(server)!.flatMap((s) =>
+      s.cpu !== undefined && s.work ? [s.cpu / s.work * scale] : []
+    );
+    return per.length ? median(per) : undefined;
+  };
+  const rawCpu = cpuPerUnit(servers[1]);
   const rows = servers.map((server): Row => {
     const mine = samples.get(server)!;
+    const cpu = cpuPerUnit(server);
     const values = mine.map((s) => s.value);
     const perRound = values.map((value, i) => value / rawValues[i]);
     const p99s = mine.flatMap((s) => s.p99Ms ?? []);
@@ -522,6 +567,8 @@ function tabulate(
       ratio: median(values) / median(rawValues),
       roundRatios: [Math.min(...perRound), Math.max(...perRound)],
       p99Ms: p99s.length ? median(p99s) : undefined,
+      cpuPerUnit: cpu,
+      cpuRatio: cpu && rawCpu ? rawCpu / cpu : undefined,
       // Read while the server still runs: its /proc entry goes with it.
       peakRssMiB: peakRssMiB(server.child.pid),
       problems: [...new Set(mine.flatMap((s) => s.problem ?? []))],
@@ -624,10 +671,14 @@ function markdown(
     `each scenario; ${options.rounds} rounds, servers interleaved, after a warm-up; ` +
     `wrk -t1 -c${options.connections} -d${options.duration}s for pages (-c${HTTP_SCENARIOS.tiny10k.connections} for 10,000 chunks), curl ` +
     `transfers repeated for ${options.duration}s per round for the 1 GiB body and the upload. Medians; × raw is the ` +
-    `ratio of medians (in brackets, the range of the per-round ratios).`,
+    `ratio of medians (in brackets, the range of the per-round ratios). ` +
+    `Server CPU is what the server process (and its children) spent per request ` +
+    `(µs) or per MiB (ms), from /proc, median of the rounds; in brackets, raw's ` +
+    `over this one: work done per CPU-second relative to raw, which the load ` +
+    `generator sharing the cores blurs far less than the throughput.`,
     "",
-    "| Scenario | Server | Median | × raw | p99 | Peak RSS | Target |",
-    "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    "| Scenario | Server | Median | × raw | Server CPU (raw ÷ this) | p99 | Peak RSS | Target |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   let previous = "";
   for (const row of rows) {
@@ -641,6 +692,13 @@ function markdown(
         row.scenario === previous ? "" : HTTP_SCENARIOS[row.scenario].title
       } | ${row.server} | ` +
         `${format(row.median)} ${row.unit} | ${ratio} | ` +
+        `${
+          row.cpuPerUnit === undefined
+            ? "—"
+            : `${row.cpuPerUnit.toFixed(row.unit === "req/s" ? 1 : 2)} ${
+              row.unit === "req/s" ? "µs" : "ms/MiB"
+            } (${row.cpuRatio!.toFixed(2)})`
+        } | ` +
         `${row.p99Ms === undefined ? "—" : `${row.p99Ms.toFixed(2)} ms`} | ` +
         `${
           row.peakRssMiB === undefined
