@@ -697,7 +697,7 @@ function markdown(
             ? "—"
             : `${row.cpuPerUnit.toFixed(row.unit === "req/s" ? 1 : 2)} ${
               row.unit === "req/s" ? "µs" : "ms/MiB"
-            } (${row.cpuRatio!.toFixed(2)})`
+            } (${row.cpuRatio?.toFixed(2) ?? "?"})`
         } | ` +
         `${row.p99Ms === undefined ? "—" : `${row.p99Ms.toFixed(2)} ms`} | ` +
         `${

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Application, Header } from "../mod.ts";
+import type { Application, GatewayOptions, Header } from "../mod.ts";
 
 // The twins' types refer to the contract's; `deno doc --lint` wants them
 // reachable from here.
@@ -193,6 +193,8 @@ export interface HttpScenario {
   path?: string;
   /** Header lines wrk sends besides its own Host. */
   headers?: string[];
+  /** The gateway's options, when not its defaults. */
+  gateway?: GatewayOptions;
   /** The ratio to raw the issue asks for. */
   target: number;
   /** Peak RSS the issue asks the gateway to stay under, in MiB. */
@@ -269,6 +271,8 @@ export const HTTP_SCENARIOS: Record<string, HttpScenario> = {
     title: "256 MiB upload through wsgi.input.read(65536)",
     drive: "upload",
     bytes: 256 * MiB,
+    // Past the 100 MiB limitRequestBody a gateway sets by default.
+    gateway: { limitRequestBody: 0 },
     target: 0.9,
     twins: upload,
   },

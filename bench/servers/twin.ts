@@ -43,6 +43,6 @@ const handlers: Record<string, Deno.ServeHandler> = {
 };
 await serveUntilStdinCloses(
   side === "wsgi"
-    ? serve(app, listenOn(port))
+    ? serve(app, { ...listenOn(port), ...scenario.gateway })
     : Deno.serve(listenOn(port), handlers[side]),
 );
