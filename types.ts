@@ -100,8 +100,10 @@ export interface ErrorStream {
 
 /**
  * The request as PEP 3333 describes it: CGI variables, `HTTP_*` headers, the
- * `wsgi.*` keys, and server-specific keys under the `deno.` prefix. A plain
- * object the application may read and change (middleware often does).
+ * `wsgi.*` keys, and server-specific keys under the `deno.` prefix. It
+ * behaves as a plain object the application may read and change (middleware
+ * often does); the gateway fills the costly keys (the target, the client's
+ * address, the headers) the first time any of them is touched.
  *
  * @example Reading the request
  * ```ts

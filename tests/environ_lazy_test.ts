@@ -259,3 +259,16 @@ Deno.test("a GET that declares a body: reading its input is refused with 400, no
     /^HTTP\/1\.1 200 [\s\S]*0 bytes$/,
   );
 });
+
+Deno.test("deno.signal is made when first read, and listed with the other keys", async () => {
+  let listed = false;
+  let signal: unknown;
+  const response = await new Client(reading((environ) => {
+    listed = Object.keys(environ).includes("deno.signal");
+    signal = environ["deno.signal"];
+  })).get("/");
+  assert.equal(response.status, 200);
+  assert.ok(listed);
+  assert.ok(signal instanceof AbortSignal);
+  assert.equal((signal as AbortSignal).aborted, false);
+});
