@@ -110,6 +110,7 @@ import type {
 } from "./types.ts";
 import { ContractError } from "./types.ts";
 import { encoder } from "./gateway/bytes.ts";
+import { lines } from "./gateway/input.ts";
 import {
   Broken,
   checkBody,
@@ -664,11 +665,8 @@ class CheckedInput implements InputStream {
     return lines.map((line) => this.#got("readlines", line, undefined));
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for (let line = await this.readline(); line.byteLength > 0;) {
-      yield line;
-      line = await this.readline();
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    return lines(() => this.readline());
   }
 
   /** PEP 3333: the server owns the input stream. */

@@ -99,6 +99,10 @@ class Lazy implements ProxyHandler<Environ> {
   #info?: Deno.ServeHandlerInfo;
   #context: Context;
   #unfilled: number;
+  /** Header keys deleted before every header was fetched. */
+  #gone?: Set<string>;
+  /** Deno's Headers, once asked for: each get is then one lookup. */
+  #headers?: Headers;
 
   constructor(
     request: Request,
@@ -119,22 +123,25 @@ class Lazy implements ProxyHandler<Environ> {
   get(environ: Environ, key: string | symbol): unknown {
     const value = environ[key as string];
     if (value !== undefined || this.#unfilled === 0) return value;
-    return this.#fillFor(environ, key) ? environ[key as string] : undefined;
+    this.#find(environ, key);
+    return environ[key as string];
   }
 
   has(environ: Environ, key: string | symbol): boolean {
-    if (this.#unfilled !== 0) this.#fillFor(environ, key);
+    if (this.#unfilled !== 0) this.#find(environ, key);
     return key in environ;
   }
 
   set(environ: Environ, key: string | symbol, value: unknown): boolean {
-    if (this.#unfilled !== 0) this.#fillFor(environ, key);
+    if (this.#unfilled !== 0) this.#claim(environ, key);
     environ[key as string] = value;
     return true;
   }
 
   deleteProperty(environ: Environ, key: string | symbol): boolean {
-    if (this.#unfilled !== 0) this.#fillFor(environ, key);
+    if (this.#unfilled !== 0 && this.#claim(environ, key)) {
+      (this.#gone ??= new Set()).add(key as string);
+    }
     return delete environ[key as string];
   }
 
@@ -143,7 +150,7 @@ class Lazy implements ProxyHandler<Environ> {
     key: string | symbol,
     descriptor: PropertyDescriptor,
   ): boolean {
-    if (this.#unfilled !== 0) this.#fillFor(environ, key);
+    if (this.#unfilled !== 0) this.#claim(environ, key);
     return Reflect.defineProperty(environ, key, descriptor);
   }
 
@@ -151,7 +158,7 @@ class Lazy implements ProxyHandler<Environ> {
     environ: Environ,
     key: string | symbol,
   ): PropertyDescriptor | undefined {
-    if (this.#unfilled !== 0) this.#fillFor(environ, key);
+    if (this.#unfilled !== 0) this.#find(environ, key);
     return Reflect.getOwnPropertyDescriptor(environ, key);
   }
 
@@ -165,10 +172,40 @@ class Lazy implements ProxyHandler<Environ> {
     return Object.prototype;
   }
 
-  /** Fills the group `key` belongs to; false when it was already filled. */
-  #fillFor(environ: Environ, key: string | symbol): boolean {
+  /**
+   * Makes `key` present if the request has it: its group filled, or, for a
+   * header, that one header looked up (`Object.keys` alone needs them all).
+   */
+  #find(environ: Environ, key: string | symbol): void {
     const group = typeof key === "string" ? groupOf(key) : 0;
-    return group !== 0 && this.#fill(environ, group);
+    if (group !== HEADERS) {
+      if (group !== 0) this.#fill(environ, group);
+      return;
+    }
+    const header = key as string;
+    if (
+      (this.#unfilled & HEADERS) === 0 || header in environ ||
+      this.#gone?.has(header)
+    ) return;
+    try {
+      const headers = this.#headers ??= this.#request.headers;
+      const value = headerOf(headers, header, this.#url);
+      if (value !== undefined) environ[header] = value;
+    } catch (error) {
+      this.#unfilled &= ~HEADERS;
+      this.#tooLate(environ, HEADERS, error);
+    }
+  }
+
+  /**
+   * Before a write: fills the key's group, so that a later fill cannot undo
+   * the write; a header is written over as it is. True for a header key.
+   */
+  #claim(environ: Environ, key: string | symbol): boolean {
+    const group = typeof key === "string" ? groupOf(key) : 0;
+    if (group === HEADERS) return true;
+    if (group !== 0) this.#fill(environ, group);
+    return false;
   }
 
   #fill(environ: Environ, group: number): boolean {
@@ -180,7 +217,10 @@ class Lazy implements ProxyHandler<Environ> {
     } else {
       try {
         if (group === REMOTE) fillRemote(environ, this.#info!);
-        else fillHeaders(environ, this.#request);
+        else {
+          const headers = this.#headers ??= this.#request.headers;
+          fillHeaders(environ, headers, this.#url, this.#gone);
+        }
       } catch (error) {
         // Deno closes a request as soon as a whole response is handed over.
         this.#tooLate(environ, group, error);
@@ -262,40 +302,91 @@ function fillRemote(environ: Environ, info: Deno.ServeHandlerInfo): void {
   }
 }
 
-function fillHeaders(environ: Environ, request: Request): void {
+/**
+ * Every header, as `HTTP_*` keys and the two CGI ones, but for those the
+ * application already wrote or deleted.
+ */
+function fillHeaders(
+  environ: Environ,
+  headers: Headers,
+  url: string,
+  gone: Set<string> | undefined,
+): void {
+  const keep = (key: string, value: string) => {
+    if (!(key in environ) && !gone?.has(key)) environ[key] = value;
+  };
   // forEach, not for…of: Deno's Headers iterator re-sorts at every step.
-  request.headers.forEach((value, name) => {
-    if (name === "content-type") environ.CONTENT_TYPE = value;
-    // Deno joins a repeated Content-Length ("3, 3"); it refuses unequal ones.
-    else if (name === "content-length") {
-      environ.CONTENT_LENGTH = value.split(",", 1)[0].trim();
-    } // An underscore name could pose as a dashed one once both become `_`.
-    // A Headers object joins repeated Cookie lines with ", ", as Deno.serve
-    // does not: cookies hold no ", " of their own (RFC 6265).
-    else if (name === "cookie") {
-      environ.HTTP_COOKIE = value.replaceAll(", ", "; ");
-    } else if (!name.includes("_")) environ[cgiName(name)] = value;
+  headers.forEach((value, name) => {
+    const key = keyOf(name);
+    if (key !== undefined) keep(key, valueOf(name, value));
   });
-  // HTTP/2 carries the host in :authority, which Deno keeps only in the URL;
-  // a request with neither was refused before the environ was built.
-  if (environ.HTTP_HOST === undefined) {
-    const url = request.url;
-    const start = url.indexOf("://") + 3;
-    const end = url.indexOf("/", start);
-    environ.HTTP_HOST = url.slice(start, end === -1 ? url.length : end);
-  }
+  keep("HTTP_HOST", authorityOf(url));
 }
 
-const cgiNames = new Map<string, `HTTP_${string}`>();
+/**
+ * One header, for its environ key; undefined when the request has none. A
+ * `Headers.get` costs one lookup once Deno has made the Headers.
+ */
+function headerOf(
+  headers: Headers,
+  key: string,
+  url: string,
+): string | undefined {
+  const name = nameOf(key);
+  if (name === undefined) return undefined;
+  const value = headers.get(name);
+  if (value !== null) return valueOf(name, value);
+  // HTTP/2 carries the host in :authority, which Deno keeps only in the URL;
+  // a request with neither was refused before the environ was built.
+  if (key === "HTTP_HOST") return authorityOf(url);
+}
 
-/** `user-agent` → `HTTP_USER_AGENT`, remembered: the same few names recur. */
-function cgiName(name: string): `HTTP_${string}` {
-  let cgi = cgiNames.get(name);
-  if (cgi === undefined) {
-    cgi = `HTTP_${name.toUpperCase().replaceAll("-", "_")}`;
-    if (cgiNames.size < 512) cgiNames.set(name, cgi);
+const cgiNames = new Map<string, string | undefined>();
+
+/**
+ * `user-agent` → `HTTP_USER_AGENT`, remembered: the same few names recur. A
+ * name with `_` has no key: it could pose as a dashed one once both are
+ * `_`.
+ */
+function keyOf(name: string): string | undefined {
+  let key = cgiNames.get(name);
+  if (key === undefined && !cgiNames.has(name)) {
+    key = name === "content-type"
+      ? "CONTENT_TYPE"
+      : name === "content-length"
+      ? "CONTENT_LENGTH"
+      : name.includes("_")
+      ? undefined
+      : `HTTP_${name.toUpperCase().replaceAll("-", "_")}`;
+    if (cgiNames.size < 512) cgiNames.set(name, key);
   }
-  return cgi;
+  return key;
+}
+
+/** The header name behind an environ key: `keyOf` backwards. */
+function nameOf(key: string): string | undefined {
+  if (key === "CONTENT_TYPE") return "content-type";
+  if (key === "CONTENT_LENGTH") return "content-length";
+  if (!key.startsWith("HTTP_") || key !== key.toUpperCase()) return undefined;
+  const name = key.slice(5).toLowerCase().replaceAll("_", "-");
+  return keyOf(name) === key ? name : undefined;
+}
+
+/** A header's value as the environ holds it. */
+function valueOf(name: string, value: string): string {
+  // Deno joins a repeated Content-Length ("3, 3"); it refuses unequal ones.
+  if (name === "content-length") return value.split(",", 1)[0].trim();
+  // A Headers object joins repeated Cookie lines with ", ", as Deno.serve
+  // does not: cookies hold no ", " of their own (RFC 6265).
+  if (name === "cookie") return value.replaceAll(", ", "; ");
+  return value;
+}
+
+/** The authority of `scheme://authority/…`. */
+function authorityOf(url: string): string {
+  const start = url.indexOf("://") + 3;
+  const end = url.indexOf("/", start);
+  return url.slice(start, end === -1 ? url.length : end);
 }
 
 function hostOf(authority: string): string {

@@ -254,11 +254,20 @@ export class Input implements InputStream {
     }
   }
 
-  async *#lines(): AsyncGenerator<Uint8Array> {
-    for (
-      let line = await this.#gather(Infinity, true);
-      line.byteLength > 0;
-      line = await this.#gather(Infinity, true)
-    ) yield line;
+  #lines(): AsyncGenerator<Uint8Array> {
+    return lines(() => this.#gather(Infinity, true));
+  }
+}
+
+/**
+ * Iteration over a file-like input, as Python's: `readline()` until it
+ * gives nothing. The validator's input iterates the same way.
+ */
+export async function* lines(
+  readline: () => Promise<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  for (let line = await readline(); line.byteLength > 0;) {
+    yield line;
+    line = await readline();
   }
 }

@@ -272,3 +272,31 @@ Deno.test("deno.signal is made when first read, and listed with the other keys",
   assert.ok(signal instanceof AbortSignal);
   assert.equal((signal as AbortSignal).aborted, false);
 });
+
+Deno.test("one header read looks up that header alone; the rest arrive with Object.keys, as named on the wire", async () => {
+  let seen: Record<string, unknown> = {};
+  let before: boolean[] = [];
+  const response = await new Client(reading((environ) => {
+    before = [
+      environ.HTTP_COOKIE === "a=1; b=2",
+      "HTTP_X_DOS" in environ,
+      "HTTP_X_NONE" in environ,
+      "HTTP_CONTENT_TYPE" in environ,
+      "HTTP_x_dos" in environ,
+      environ.CONTENT_TYPE === "text/plain",
+    ];
+    seen = { ...environ };
+  })).post("/", {
+    headers: [["Cookie", "a=1"], ["Cookie", "b=2"], ["X-Dos", "2"], [
+      "Content-Type",
+      "text/plain",
+    ]],
+    body: "x",
+  });
+  assert.equal(response.status, 200);
+  assert.deepEqual(before, [true, true, false, false, false, true]);
+  assert.equal(seen.HTTP_X_DOS, "2");
+  assert.equal(seen.HTTP_COOKIE, "a=1; b=2");
+  assert.equal(seen.CONTENT_LENGTH, "1");
+  assert.ok(!("HTTP_CONTENT_TYPE" in seen));
+});
