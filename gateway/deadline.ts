@@ -52,6 +52,8 @@ export interface Awaited {
   log(what: string): void;
   /** From now on, a client that goes away fires the deadline's signal. */
   watchClient(): void;
+  /** The answer is there: the client is no longer watched this way. */
+  answered(): void;
   /** The application ran out of time: the answer to send instead. */
   expire(seconds: number): Response;
 }
@@ -83,6 +85,7 @@ export function deadline(
       : undefined;
     const turn = setTimeout(() => exchange.watchClient(), 0);
     pending.then(resolve, reject).finally(() => {
+      exchange.answered();
       clearTimeout(turn);
       clearTimeout(warning);
       clearTimeout(expiry);

@@ -19,7 +19,7 @@ import type { Environ } from "../types.ts";
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
 import { fileWrapper } from "./file_wrapper.ts";
-import { Input } from "./input.ts";
+import type { Input } from "./input.ts";
 
 /** The groups of keys filled on first touch, as bits. */
 const TARGET = 1;
@@ -60,7 +60,7 @@ export function makeEnviron(
   if (info !== undefined) environ["deno.info"] = info;
   const lazy = new Lazy(request, url, info, context, signals);
   (environ as unknown as Record<symbol, Lazy>)[LAZY] = lazy;
-  return new Proxy(environ, lazy);
+  return lazy.proxy = new Proxy(environ, lazy);
 }
 
 /** Where `deno.signal` comes from: made only when the app first reads it. */
@@ -93,6 +93,10 @@ const INSPECTABLE = Object.create(Object.prototype, {
 
 /** The traps: each fills the group of the key it touches, once. */
 class Lazy implements ProxyHandler<Environ> {
+  /** The environ these traps serve, to tell its writes from a child's. */
+  proxy?: Environ;
+  /** What `Object.getPrototypeOf` answers while the target's is ours. */
+  #prototype: object | null = Object.prototype;
   #signals: SignalSource;
   #request: Request;
   #url: string;
@@ -132,7 +136,16 @@ class Lazy implements ProxyHandler<Environ> {
     return key in environ;
   }
 
-  set(environ: Environ, key: string | symbol, value: unknown): boolean {
+  set(
+    environ: Environ,
+    key: string | symbol,
+    value: unknown,
+    receiver: unknown,
+  ): boolean {
+    // An object inheriting from the environ gets the key as its own.
+    if (receiver !== this.proxy) {
+      return Reflect.set(environ, key, value, receiver);
+    }
     if (this.#unfilled !== 0) this.#claim(environ, key);
     environ[key as string] = value;
     return true;
@@ -168,8 +181,31 @@ class Lazy implements ProxyHandler<Environ> {
   }
 
   /** The environ answers to `Object.getPrototypeOf` as a plain object. */
-  getPrototypeOf(): object {
-    return Object.prototype;
+  getPrototypeOf(): object | null {
+    return this.#prototype;
+  }
+
+  /** A new prototype, or a frozen environ: every key first, then as asked. */
+  setPrototypeOf(environ: Environ, prototype: object | null): boolean {
+    this.#settle(environ);
+    if (!Reflect.setPrototypeOf(environ, prototype)) return false;
+    this.#prototype = prototype;
+    return true;
+  }
+
+  preventExtensions(environ: Environ): boolean {
+    this.#settle(environ);
+    Reflect.setPrototypeOf(environ, this.#prototype);
+    return Reflect.preventExtensions(environ);
+  }
+
+  /**
+   * Fills every group and drops what only a lazy environ needs, so that the
+   * target is the whole environ, printable and freezable as it is.
+   */
+  #settle(environ: Environ): void {
+    for (const group of GROUPS) this.#fill(environ, group);
+    delete (environ as unknown as Record<symbol, Lazy>)[LAZY];
   }
 
   /**

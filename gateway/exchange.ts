@@ -92,6 +92,8 @@ export class Exchange {
   #aborted?: unknown;
   /** Whether a client that goes away fires `deno.signal`. */
   #watchingClient = false;
+  /** Stops listening to Deno's request signal. */
+  #unhook?: () => void;
   /** True once the application ran out of time and was answered for. */
   #expired = false;
 
@@ -134,14 +136,28 @@ export class Exchange {
     if (this.#controller) this.#hookClient(this.#controller);
   }
 
+  /**
+   * The application has answered. From here Deno's request signal says
+   * nothing about the client: it also fires when a response succeeds. A
+   * client leaving a streamed body is seen by the stream instead.
+   */
+  answered(): void {
+    this.#watchingClient = false;
+    this.#unhook?.();
+  }
+
+  /** The client went away in the middle of the body. */
+  clientGone(): void {
+    this.#aborted = CLIENT_GONE;
+    this.#controller?.abort(CLIENT_GONE);
+  }
+
   #hookClient(controller: AbortController): void {
     const gone = this.environ["deno.request"].signal;
-    if (gone.aborted) controller.abort(gone.reason);
-    else {
-      gone.addEventListener("abort", () => controller.abort(gone.reason), {
-        once: true,
-      });
-    }
+    if (gone.aborted) return controller.abort(gone.reason);
+    const abort = () => controller.abort(gone.reason);
+    gone.addEventListener("abort", abort, { once: true });
+    this.#unhook = () => gone.removeEventListener("abort", abort);
   }
 
   /** The headers as checked: their declared length and whether typed. */
@@ -460,6 +476,11 @@ export function serverError(): Response {
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
+
+const CLIENT_GONE = new DOMException(
+  "the client went away",
+  "AbortError",
+);
 
 const EXPIRED = new DOMException(
   "the application did not answer in time",

@@ -119,8 +119,8 @@ const REASONS: Record<number, string> = {
 /**
  * The gateway's own answer to a request it will not (or can no longer)
  * serve: the status, its reason and what was wrong with the request, as
- * plain text. The connection closes after it, since an unread body may
- * follow.
+ * plain text. Deno owns the connection: it frames what comes next, and a
+ * `Connection` header of ours would only go out beside the client's.
  */
 export function refusal(status: number, why?: string): Response {
   const statusText = REASONS[status];
@@ -128,10 +128,7 @@ export function refusal(status: number, why?: string): Response {
   return new Response(`${body}\n`, {
     status,
     statusText,
-    headers: {
-      "content-type": "text/plain; charset=utf-8",
-      "connection": "close",
-    },
+    headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
 

@@ -142,6 +142,14 @@ export async function respondStreaming(
       exchange.watch?.chunk(chunk.byteLength);
       controller.enqueue(chunk);
       waiting = true;
+      // The declared length is all Deno sends: the response is complete,
+      // and a body that would go on is closed rather than cut off.
+      if (handed === declared) {
+        stop?.();
+        controller.close();
+        exchange.finish(false);
+        exchange.watch?.end(init.status, handed);
+      }
     } else {
       stop?.();
       if (handed < declared && declared !== Infinity) {
@@ -182,6 +190,7 @@ export async function respondStreaming(
       stop?.();
       cancelled = true;
       exchange.log("the client went away before the whole body was sent");
+      exchange.clientGone();
       exchange.finish(false);
       exchange.watch?.end(init.status, taken);
     },

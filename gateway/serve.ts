@@ -70,18 +70,47 @@ export function serve(
   if (addr.transport === "tcp") {
     // The name the server was asked to listen on (`localhost`), as wsgiref
     // reports it, rather than the address it resolved to.
-    shared.listening.name = "hostname" in options && options.hostname
-      ? options.hostname
-      : addr.hostname;
-    shared.listening.port = String(addr.port);
-    // Under TLS, HTTP/2 carries the host in :authority and sends no Host,
-    // and Deno does not say which version was spoken: there an authority
-    // equal to Deno's own fallback may well be the client's.
-    if (!("cert" in options)) {
-      shared.listening.fallback = `localhost:${addr.port}`;
-    }
+    listenedAt(
+      shared,
+      "hostname" in options && options.hostname
+        ? options.hostname
+        : addr.hostname,
+      addr.port,
+      "cert" in options,
+    );
   }
   return server;
+}
+
+/**
+ * The fetch handler each isolate of `deno serve --parallel` runs for
+ * `server.ts -w N`: as under {@linkcode serve}, Deno frames the response,
+ * and the address it listens on is known.
+ */
+export function servedHandler(
+  app: Application,
+  options: GatewayOptions,
+  hostname: string,
+  port: number,
+): FetchHandler {
+  const shared = context(options, true);
+  listenedAt(shared, hostname, port, false);
+  const handle = gateway(app, shared);
+  return async (request, info) => await handle(request, info);
+}
+
+function listenedAt(
+  shared: Context,
+  name: string,
+  port: number,
+  tls: boolean,
+): void {
+  shared.listening.name = name;
+  shared.listening.port = String(port);
+  // Under TLS, HTTP/2 carries the host in :authority and sends no Host,
+  // and Deno does not say which version was spoken: there an authority
+  // equal to Deno's own fallback may well be the client's.
+  if (!tls) shared.listening.fallback = `localhost:${port}`;
 }
 
 /**

@@ -7,12 +7,14 @@
  * @module
  */
 
-import { toFetchHandler } from "./serve.ts";
+import { servedHandler } from "./serve.ts";
 import { application, type Command } from "./command.ts";
 import { Drain, stopGracefully } from "./drain.ts";
-import { READY, WORKER_ENV } from "./workers.ts";
+import { PORT_ENV, READY, WORKER_ENV } from "./workers.ts";
 
 const command: Command = JSON.parse(Deno.env.get(WORKER_ENV) ?? "{}");
+// One TCP address, as runWorkers checked; its port as deno serve was given.
+const bind = command.binds[0] as { hostname: string };
 const drain = new Drain();
 const app = drain.wrap(await application(command));
 const encoder = new TextEncoder();
@@ -31,10 +33,15 @@ Deno.stdout.writeSync(encoder.encode(`${READY}\n`));
 // No onListen here: with one, deno serve 2.9 dies of the first SIGTERM
 // instead of draining; the command says where it listens.
 export default {
-  fetch: toFetchHandler(app, {
-    multiprocess: true,
-    accessLog: command.accessLog,
-    trace: command.trace,
-    ...command.tuning,
-  }),
+  fetch: servedHandler(
+    app,
+    {
+      multiprocess: true,
+      accessLog: command.accessLog,
+      trace: command.trace,
+      ...command.tuning,
+    },
+    bind.hostname,
+    Number(Deno.env.get(PORT_ENV)),
+  ),
 } satisfies Deno.ServeDefaultExport;

@@ -12,6 +12,8 @@ import { writeText } from "./errors.ts";
 
 /** The environment variable that hands the command to each worker. */
 export const WORKER_ENV = "DENOWSGI_WORKER";
+/** The port every worker listens on, picked once for all of them. */
+export const PORT_ENV = "DENOWSGI_PORT";
 
 /**
  * The line each worker prints once it handles signals. Until every one
@@ -39,7 +41,7 @@ export async function runWorkers(command: Command): Promise<number> {
         "--parallel",
         "--allow-net",
         "--allow-read",
-        `--allow-env=${WORKER_ENV}`,
+        `--allow-env=${WORKER_ENV},${PORT_ENV}`,
         "--host",
         bind.hostname,
         "--port",
@@ -49,6 +51,7 @@ export async function runWorkers(command: Command): Promise<number> {
       env: {
         DENO_JOBS: String(command.workers),
         [WORKER_ENV]: JSON.stringify(command),
+        [PORT_ENV]: String(port),
       },
       stdin: "null",
       stdout: "piped",

@@ -931,6 +931,16 @@ Deno.test("cli: -w 2 sets wsgi.multiprocess", async () => {
   );
   const url = await cli.listening("tests/fixtures/cpu.ts");
   assert.match((await get(url)).text, /\(multiprocess\)\n$/);
+  // Workers know where they listen, so a request without Host is refused.
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(url.port),
+  });
+  const { exchange } = await import("./_helpers.ts");
+  assert.match(
+    await exchange(conn, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"),
+    /^HTTP\/1\.1 400 /,
+  );
   assert.equal((await cli.stop("SIGTERM")).code, 0);
 });
 

@@ -300,3 +300,54 @@ Deno.test("one header read looks up that header alone; the rest arrive with Obje
   assert.equal(seen.CONTENT_LENGTH, "1");
   assert.ok(!("HTTP_CONTENT_TYPE" in seen));
 });
+
+Deno.test("freezing the environ, a new prototype, a child object: as with a plain object", async () => {
+  let frozen: Record<string, unknown> = {};
+  let child: Record<string, unknown> = {};
+  let proto: unknown;
+  const response = await new Client(reading((environ) => {
+    const heir = Object.create(environ);
+    heir.PATH_INFO = "/hijo";
+    child = {
+      mine: Object.hasOwn(heir, "PATH_INFO"),
+      parent: environ.PATH_INFO,
+    };
+    Object.setPrototypeOf(environ, null);
+    proto = Object.getPrototypeOf(environ);
+    Object.freeze(environ);
+    frozen = {
+      frozen: Object.isFrozen(environ),
+      path: environ.PATH_INFO,
+      header: environ.HTTP_X_UNO,
+      keys: Object.keys(environ).length,
+    };
+  })).get("/padre", { headers: { "X-Uno": "1" } });
+  assert.equal(response.status, 200, response.errors.join(""));
+  assert.deepEqual(child, { mine: true, parent: "/padre" });
+  assert.equal(proto, null);
+  assert.equal(frozen.frozen, true);
+  assert.equal(frozen.path, "/padre");
+  assert.equal(frozen.header, "1");
+  assert.ok((frozen.keys as number) > 15);
+});
+
+Deno.test("deno.signal does not fire when an async app's response succeeds; a streamed body ending at its Content-Length is complete", async () => {
+  let signal: AbortSignal | undefined;
+  await using server = listen(async function* (environ, startResponse) {
+    signal = environ["deno.signal"];
+    // Still pending after a turn of the event loop: the client is watched.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    startResponse("200 OK", [
+      ["Content-Type", "text/plain"],
+      ["Content-Length", "5"],
+    ]);
+    yield "hello";
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+  const response = await fetch(server.url);
+  assert.equal(await response.text(), "hello");
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(signal?.aborted, false);
+  // No "client went away": the body ended where its length said.
+  assert.deepEqual(server.lines, []);
+});
