@@ -307,16 +307,11 @@ function groupOf(key: string): number {
  * `scheme://authority/target`.
  */
 function fillTarget(environ: Environ, url: string): void {
-  const authorityStart = url.indexOf("://") + 3;
-  let targetStart = url.indexOf("/", authorityStart);
-  if (targetStart === -1) targetStart = url.length;
-  let targetEnd = url.indexOf("#", targetStart);
-  if (targetEnd === -1) targetEnd = url.length;
-  const target = url.slice(targetStart, targetEnd) || "/";
+  const target = targetOf(url);
   const queryStart = target.indexOf("?");
   const rawPath = queryStart === -1 ? target : target.slice(0, queryStart);
   const scheme = url.startsWith("https:") ? "https" : "http";
-  const authority = url.slice(authorityStart, targetStart);
+  const authority = authorityOf(url);
   environ.REQUEST_METHOD = (environ["deno.request"] as Request).method;
   environ.PATH_INFO = decodePath(rawPath);
   environ.QUERY_STRING = queryStart === -1 ? "" : target.slice(queryStart + 1);
@@ -416,6 +411,17 @@ function valueOf(name: string, value: string): string {
   // does not: cookies hold no ", " of their own (RFC 6265).
   if (name === "cookie") return value.replaceAll(", ", "; ");
   return value;
+}
+
+/**
+ * The request target as received, path and query, of `scheme://authority/…`
+ * (`REQUEST_URI`): cut out as a string, so nothing in it is normalized.
+ */
+export function targetOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start === -1) return "/";
+  const end = url.indexOf("#", start);
+  return url.slice(start, end === -1 ? url.length : end) || "/";
 }
 
 /** The authority of `scheme://authority/…`. */

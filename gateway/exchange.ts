@@ -115,7 +115,7 @@ export class Exchange {
       this,
     );
     const watch = this.watch = context.watch?.(environ);
-    if (watch) input.observe((call, given) => watch.read(call, given));
+    if (watch?.tracing) input.observe((call, given) => watch.read(call, given));
   }
 
   /** `deno.signal`: an AbortController costs, so one is made when read. */

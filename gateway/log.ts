@@ -9,6 +9,7 @@
  */
 
 import type { Environ } from "../types.ts";
+import { targetOf } from "./environ.ts";
 import { encoder } from "./bytes.ts";
 import { Spool } from "./spool.ts";
 
@@ -17,6 +18,8 @@ export type LogSink = (line: string) => void;
 
 /** The hooks the gateway calls as one request goes through it. */
 export interface Watcher {
+  /** Whether the steps matter (the trace), or only the end (the log). */
+  readonly tracing: boolean;
   startResponse(status: unknown, headers: unknown, excInfo: unknown): void;
   /** A read of wsgi.input: the call as made, and the bytes it gave. */
   read(call: string, given: number): void;
@@ -49,9 +52,49 @@ export function watchers(
   accessLog: LogSink | undefined,
   trace: LogSink | undefined,
 ): ((environ: Environ) => Watcher) | undefined {
-  if (accessLog === undefined && trace === undefined) return undefined;
+  if (trace === undefined) {
+    return accessLog && ((environ) => new AccessLine(environ, accessLog));
+  }
   let count = 0;
   return (environ) => new RequestWatcher(environ, ++count, accessLog, trace);
+}
+
+/**
+ * What the access log prints, read when the request starts (by the end Deno
+ * may have let go of the request), from the request itself: the lazy
+ * environ's groups stay unfilled for an application that reads nothing.
+ */
+function requestLine(environ: Environ): Environ {
+  const request = environ["deno.request"];
+  const remote = environ["deno.info"]?.remoteAddr as Deno.Addr | undefined;
+  return {
+    REMOTE_ADDR: remote && "hostname" in remote ? remote.hostname : undefined,
+    REQUEST_METHOD: request.method,
+    REQUEST_URI: targetOf(request.url),
+    SERVER_PROTOCOL: environ.SERVER_PROTOCOL,
+  } as Environ;
+}
+
+/** The access log alone: every step but the end costs nothing. */
+class AccessLine implements Watcher {
+  readonly tracing = false;
+  #request: Environ;
+  #sink: LogSink;
+
+  constructor(environ: Environ, sink: LogSink) {
+    this.#request = requestLine(environ);
+    this.#sink = sink;
+  }
+
+  startResponse(): void {}
+  read(): void {}
+  write(): void {}
+  chunk(): void {}
+  close(): void {}
+
+  end(status: number, size: number): void {
+    this.#sink(commonLogLine(this.#request, status, size));
+  }
 }
 
 /** The environ keys a learner wants to see; objects and noise left out. */
@@ -61,7 +104,7 @@ class RequestWatcher implements Watcher {
   #environ: Environ;
   #number: number;
   #accessLog?: LogSink;
-  #trace?: LogSink;
+  #trace: LogSink;
   #started = performance.now();
   #last = this.#started;
   #chunks = 0;
@@ -73,20 +116,12 @@ class RequestWatcher implements Watcher {
     environ: Environ,
     number: number,
     accessLog: LogSink | undefined,
-    trace: LogSink | undefined,
+    trace: LogSink,
   ) {
-    // What the access log prints, read now: by the end Deno may have let go
-    // of the request, and the app may have rewritten the environ.
-    this.#environ = {
-      REMOTE_ADDR: environ.REMOTE_ADDR,
-      REQUEST_METHOD: environ.REQUEST_METHOD,
-      REQUEST_URI: environ.REQUEST_URI,
-      SERVER_PROTOCOL: environ.SERVER_PROTOCOL,
-    } as Environ;
+    this.#environ = requestLine(environ);
     this.#number = number;
     this.#accessLog = accessLog;
     this.#trace = trace;
-    if (trace === undefined) return;
     const { REQUEST_METHOD, REQUEST_URI } = environ;
     this.#say(`client → server  ${REQUEST_METHOD} ${REQUEST_URI}`);
     this.#say("server → app     environ:");
@@ -100,10 +135,9 @@ class RequestWatcher implements Watcher {
     this.#say("server → app     app(environ, startResponse)");
   }
 
-  // With the access log alone, a step costs nothing: only `end` writes.
+  readonly tracing = true;
 
   startResponse(status: unknown, headers: unknown, excInfo: unknown): void {
-    if (this.#trace === undefined) return;
     const args = [status, headers].map(show);
     if (excInfo != null) {
       args.push(excInfo instanceof Error ? String(excInfo) : show(excInfo));
@@ -112,46 +146,40 @@ class RequestWatcher implements Watcher {
   }
 
   read(call: string, given: number): void {
-    if (this.#trace === undefined) return;
     this.#step(`server → app     wsgi.input.${call}: ${bytes(given)}`);
   }
 
   write(size: number): void {
-    if (this.#trace === undefined) return;
     this.#writes++;
     this.#given += size;
     this.#step(`app → server     write(): ${bytes(size)}`);
   }
 
   chunk(size: number): void {
-    if (this.#trace === undefined) return;
     this.#given += size;
     this.#step(`app → server     chunk ${++this.#chunks}: ${bytes(size)}`);
   }
 
   close(call: string): void {
-    if (this.#trace === undefined) return;
     this.#step(`server → app     body.${call}`);
   }
 
   end(status: number, size: number): void {
-    if (this.#trace !== undefined) {
-      const took = (performance.now() - this.#started).toFixed(2);
-      const parts = [
-        count(this.#writes, "write"),
-        count(this.#chunks, "chunk"),
-      ].filter((part) => part !== undefined);
-      // A client that left took less than the app gave.
-      const sent = size < this.#given
-        ? `${size} of ${bytes(this.#given)}`
-        : bytes(size);
-      const what = parts.length > 0
-        ? `${sent} from ${parts.join(" and ")}`
-        : size > 0
-        ? `${bytes(size)} written by the gateway`
-        : "no body";
-      this.#say(`server → client  ${status}, ${what}, ${took} ms in all`);
-    }
+    const took = (performance.now() - this.#started).toFixed(2);
+    const parts = [
+      count(this.#writes, "write"),
+      count(this.#chunks, "chunk"),
+    ].filter((part) => part !== undefined);
+    // A client that left took less than the app gave.
+    const sent = size < this.#given
+      ? `${size} of ${bytes(this.#given)}`
+      : bytes(size);
+    const what = parts.length > 0
+      ? `${sent} from ${parts.join(" and ")}`
+      : size > 0
+      ? `${bytes(size)} written by the gateway`
+      : "no body";
+    this.#say(`server → client  ${status}, ${what}, ${took} ms in all`);
     this.#accessLog?.(commonLogLine(this.#environ, status, size));
   }
 
@@ -163,7 +191,7 @@ class RequestWatcher implements Watcher {
   }
 
   #say(line: string): void {
-    this.#trace!(`[trace #${this.#number}] ${line}`);
+    this.#trace(`[trace #${this.#number}] ${line}`);
   }
 }
 

@@ -26,7 +26,7 @@ export function respondAtOnce(
   for (const chunk of chunks) {
     if (text !== undefined && typeof chunk === "string") {
       text += chunk;
-      exchange.watch?.chunk(utf8Length(chunk));
+      if (exchange.watch?.tracing) exchange.watch.chunk(utf8Length(chunk));
       continue;
     }
     if (text) exchange.pending.push(encoder.encode(text));

@@ -71,8 +71,9 @@ export class Spool {
   async #drain(): Promise<void> {
     // The lines of a few milliseconds go out together: under load, one
     // write for hundreds of requests, not one per turn of the event loop.
-    await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
     while (this.#queue.length > 0) {
+      // Also between writes: what came during a write waits for company.
+      await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
       // Everything queued goes in one write: a burst costs one syscall.
       const bytes = encoder.encode(this.#queue.join("\n") + "\n");
       this.#queue = [];
