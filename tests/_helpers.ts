@@ -59,6 +59,20 @@ export function echoKey(key: string): Application {
   };
 }
 
+/**
+ * The lesson's hola-mundo page, as the TypeScript app and the Python file
+ * both answer it.
+ */
+export function assertLessonPage(response: TestResponse): void {
+  assert.equal(response.statusLine, "200 OK");
+  assert.equal(
+    response.headers.get("content-type"),
+    "text/html; charset=utf-8",
+  );
+  assert.match(response.text, /<h1>Hecho con Python<\/h1>/);
+  assert.match(response.text, /<p>Hola mundo!<\/p>/);
+}
+
 /** A line of a JavaScript stack trace. */
 export const STACK_FRAME = /^\s+at \S/m;
 

@@ -18,6 +18,7 @@ import {
   toFetchHandler,
 } from "../mod.ts";
 import { commonLogLine, watchers } from "../gateway/log.ts";
+import { Spool } from "../gateway/spool.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
 import { Client } from "../testing.ts";
 import { assertRuleBroken, settle } from "./_helpers.ts";
@@ -680,4 +681,21 @@ Deno.test("trace: iterating wsgi.input shows one next() per line", async () => {
     "[trace #1] server → app     wsgi.input.next(): 2 bytes (+T ms)",
     "[trace #1] server → app     wsgi.input.next(): 2 bytes (+T ms)",
   ]);
+});
+
+Deno.test("log lines standard output cannot take are dropped and counted, never waited for", async () => {
+  const warnings: string[] = [];
+  // A pipe nobody reads: a write that never ends.
+  const stuck = { write: () => new Promise<number>(() => {}) };
+  const spool = new Spool(stuck, (line) => warnings.push(line), 100);
+  for (let i = 0; i < 20; i++) spool.push("x".repeat(20));
+  // Four lines of 21 bytes fit in 100; the other sixteen are dropped.
+  assert.deepEqual(warnings, [
+    "[wsgi] standard output is not keeping up: log lines are being dropped",
+  ]);
+  await spool.flush(0.05);
+  assert.equal(
+    warnings[1],
+    "[wsgi] 16 log lines were dropped: standard output did not keep up",
+  );
 });

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { Application, Environ } from "../mod.ts";
 import { Client } from "../testing.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
-import { collector, echoKey } from "./_helpers.ts";
+import { assertLessonPage, collector, echoKey } from "./_helpers.ts";
 
 /** What {@linkcode echo} answers: the environ's string values and the body. */
 type Echoed = Record<string, string> & { input: string };
@@ -374,13 +374,7 @@ Deno.test("body and form together are a TypeError", async () => {
 
 Deno.test("holamundo: GET / is the page, as UTF-8 HTML", async () => {
   const response = await new Client(holaMundoApp).get("/");
-  assert.equal(response.statusLine, "200 OK");
-  assert.equal(
-    response.headers.get("content-type"),
-    "text/html; charset=utf-8",
-  );
-  assert.match(response.text, /<h1>Hecho con Python<\/h1>/);
-  assert.match(response.text, /<p>Hola mundo!<\/p>/);
+  assertLessonPage(response);
 });
 
 Deno.test("holamundo: /python-logo.png gives the same page, since the app answers only what it defines", async () => {
