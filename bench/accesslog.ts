@@ -14,7 +14,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { wrk } from "./http.ts";
+import { cpuSeconds, wrk } from "./http.ts";
 
 const flags = parseArgs({
   options: {
@@ -31,7 +31,7 @@ const SIDES = ["--no-access-log", "--access-log"] as const;
 /** The CLI on a free port, its stdout drained line by line. */
 async function start(
   flag: string,
-): Promise<{ port: number; stop(): Promise<void> }> {
+): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
@@ -66,6 +66,7 @@ async function start(
   }
   return {
     port,
+    pid: child.pid,
     async stop() {
       child.kill("SIGINT");
       await child.status;
@@ -80,6 +81,7 @@ const median = (values: number[]) =>
 const servers = await Promise.all(SIDES.map(start));
 const rps: number[][] = SIDES.map(() => []);
 const p99: number[][] = SIDES.map(() => []);
+const cpu: number[][] = SIDES.map(() => []);
 const ratios: number[] = [];
 try {
   for (const server of servers) await measure(server.port, 2); // warm-up
@@ -88,7 +90,10 @@ try {
     const order = round % 2 === 0 ? [0, 1] : [1, 0];
     const got: number[] = [];
     for (const side of order) {
+      const before = cpuSeconds(servers[side].pid);
       const sample = await measure(servers[side].port, Number(flags.duration));
+      const spent = cpuSeconds(servers[side].pid) - before;
+      cpu[side].push(spent / (sample.work ?? NaN) * 1e6);
       if (sample.problem) console.error(`${SIDES[side]}: ${sample.problem}`);
       rps[side].push(sample.value);
       p99[side].push(sample.p99Ms ?? NaN);
@@ -100,11 +105,15 @@ try {
   await Promise.all(servers.map((server) => server.stop()));
 }
 const load = Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
-console.log(`| access log | req/s (median) | p99 ms (median) |`);
-console.log(`|---|---|---|`);
+console.log(
+  `| access log | req/s (median) | p99 ms (median) | server CPU µs/request |`,
+);
+console.log(`|---|---|---|---|`);
 SIDES.forEach((side, i) =>
   console.log(
-    `| ${side} | ${median(rps[i]).toFixed(0)} | ${median(p99[i]).toFixed(2)} |`,
+    `| ${side} | ${median(rps[i]).toFixed(0)} | ${
+      median(p99[i]).toFixed(2)
+    } | ${median(cpu[i]).toFixed(1)} |`,
   )
 );
 console.log(

@@ -279,7 +279,7 @@ function peakRssMiB(pid: number): number | undefined {
  * The CPU seconds a server (and its children) has used so far: per unit of
  * work, the figure that the load generator sharing the cores cannot blur.
  */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   let ticks = 0;
   for (const each of [pid, ...descendants(pid)]) {
     try {

@@ -6,11 +6,17 @@
  * @module
  */
 
-import type { Environ, ErrorStream, GatewayOptions } from "../types.ts";
+import type { ErrorStream, GatewayOptions } from "../types.ts";
 import { type Timeouts, timeouts } from "./deadline.ts";
 import { standardError } from "./errors.ts";
 import { type Limits, limits } from "./limits.ts";
-import { type LogSink, standardOutput, type Watcher, watchers } from "./log.ts";
+import {
+  type EntrySink,
+  type LogSink,
+  standardOutput,
+  type Watchers,
+  watchers,
+} from "./log.ts";
 
 /** Where the server listens, once it does; empty with no server. */
 export interface Listening {
@@ -31,7 +37,7 @@ export interface Context {
   onWire: boolean;
   errors: ErrorStream;
   multiprocess: boolean;
-  watch?: (environ: Environ) => Watcher;
+  watch?: Watchers;
   limits: Limits;
   timeouts: Timeouts;
 }
@@ -42,7 +48,7 @@ export function context(options: GatewayOptions, onWire: boolean): Context {
     onWire,
     errors: options.errors ?? standardError,
     multiprocess: options.multiprocess ?? false,
-    watch: watchers(sink(options.accessLog), sink(options.trace)),
+    watch: watchers(entries(options.accessLog), sink(options.trace)),
     limits: limits(options),
     timeouts: timeouts(options),
   };
@@ -50,4 +56,12 @@ export function context(options: GatewayOptions, onWire: boolean): Context {
 
 function sink(option: boolean | LogSink | undefined): LogSink | undefined {
   return option === true ? standardOutput : option || undefined;
+}
+
+/** A function of the application's gets each line as it is made. */
+function entries(
+  option: boolean | LogSink | undefined,
+): EntrySink | undefined {
+  if (option === true) return standardOutput;
+  return option ? (line) => option(String(line)) : undefined;
 }

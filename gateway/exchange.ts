@@ -114,7 +114,7 @@ export class Exchange {
       input,
       this,
     );
-    const watch = this.watch = context.watch?.(environ);
+    const watch = this.watch = context.watch?.(environ, request, info);
     if (watch?.tracing) input.observe((call, given) => watch.read(call, given));
   }
 

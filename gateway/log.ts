@@ -10,11 +10,17 @@
 
 import type { Environ } from "../types.ts";
 import { targetOf } from "./environ.ts";
-import { encoder } from "./bytes.ts";
-import { Spool } from "./spool.ts";
+import { encoder, utf8Length } from "./bytes.ts";
+import { type Line, Spool } from "./spool.ts";
 
 /** Where a log writes its lines (without the trailing newline). */
 export type LogSink = (line: string) => void;
+
+/**
+ * Where the gateway writes its access log: a line, or an entry that becomes
+ * one when written ({@linkcode standardOutput} formats them in batches).
+ */
+export type EntrySink = (line: Line) => void;
 
 /** The hooks the gateway calls as one request goes through it. */
 export interface Watcher {
@@ -26,7 +32,11 @@ export interface Watcher {
   write(size: number): void;
   chunk(size: number): void;
   close(call: string): void;
-  end(status: number, bytes: number): void;
+  /**
+   * The response is over: the bytes sent, or a text body whose UTF-8 length
+   * they are (measuring it is the log's cost, so the log pays it, later).
+   */
+  end(status: number, sent: number | string): void;
 }
 
 // Standard error is written asynchronously too: it may be as stuck as
@@ -37,7 +47,7 @@ const spool = new Spool(
 );
 
 /** Standard output, through a queue that never makes the server wait. */
-export const standardOutput: LogSink = (line) => spool.push(line);
+export const standardOutput: EntrySink = (line) => spool.push(line);
 
 /**
  * Waits until the lines given to {@linkcode standardOutput} are written (at
@@ -47,42 +57,62 @@ export function flushStandardOutput(seconds?: number): Promise<void> {
   return spool.flush(seconds);
 }
 
+/**
+ * Makes the watcher of one request. The request and its peer come as Deno
+ * gave them: the access log reads them without going through the environ.
+ */
+export type Watchers = (
+  environ: Environ,
+  request: Request,
+  info: Deno.ServeHandlerInfo | undefined,
+) => Watcher;
+
 /** Makes watchers for a gateway, or nothing when no log is on. */
 export function watchers(
-  accessLog: LogSink | undefined,
+  accessLog: EntrySink | undefined,
   trace: LogSink | undefined,
-): ((environ: Environ) => Watcher) | undefined {
+): Watchers | undefined {
   if (trace === undefined) {
-    return accessLog && ((environ) => new AccessLine(environ, accessLog));
+    return accessLog &&
+      ((environ, request, info) =>
+        new AccessLine(environ, request, info, accessLog));
   }
   let count = 0;
-  return (environ) => new RequestWatcher(environ, ++count, accessLog, trace);
+  return (environ, request, info) =>
+    new RequestWatcher(environ, request, info, ++count, accessLog, trace);
 }
 
 /**
- * What the access log prints, read when the request starts (by the end Deno
- * may have let go of the request), from the request itself: the lazy
- * environ's groups stay unfilled for an application that reads nothing.
+ * The access log alone: every step but the end costs nothing, and the end
+ * only notes the status, the size and the time. The watcher is its own log
+ * entry: its text is made when the sink asks for it, which standard output
+ * does once for every line of a few milliseconds, off the request's path.
  */
-function requestLine(environ: Environ): Environ {
-  const request = environ["deno.request"];
-  const remote = environ["deno.info"]?.remoteAddr as Deno.Addr | undefined;
-  return {
-    REMOTE_ADDR: remote && "hostname" in remote ? remote.hostname : undefined,
-    REQUEST_METHOD: request.method,
-    REQUEST_URI: targetOf(request.url),
-    SERVER_PROTOCOL: environ.SERVER_PROTOCOL,
-  } as Environ;
-}
-
-/** The access log alone: every step but the end costs nothing. */
 class AccessLine implements Watcher {
   readonly tracing = false;
-  #request: Environ;
-  #sink: LogSink;
+  #sink: EntrySink;
+  // Read when the request starts (by the end Deno may have let go of the
+  // request), from the request itself: the lazy environ's groups stay
+  // unfilled for an application that reads nothing.
+  #host?: string;
+  #method: string;
+  #url: string;
+  #protocol: string;
+  #status = 0;
+  #sent: number | string = 0;
+  #when = "";
 
-  constructor(environ: Environ, sink: LogSink) {
-    this.#request = requestLine(environ);
+  constructor(
+    environ: Environ,
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    sink: EntrySink,
+  ) {
+    const remote = info?.remoteAddr as Deno.Addr | undefined;
+    this.#host = remote && "hostname" in remote ? remote.hostname : undefined;
+    this.#method = request.method;
+    this.#url = request.url;
+    this.#protocol = environ.SERVER_PROTOCOL;
     this.#sink = sink;
   }
 
@@ -92,8 +122,28 @@ class AccessLine implements Watcher {
   chunk(): void {}
   close(): void {}
 
-  end(status: number, size: number): void {
-    this.#sink(commonLogLine(this.#request, status, size));
+  end(status: number, sent: number | string): void {
+    this.#status = status;
+    this.#sent = sent;
+    this.#when = now();
+    this.#sink(this);
+  }
+
+  /** What the line will weigh, near enough, for a queue's bound. */
+  get length(): number {
+    return this.#url.length + 64;
+  }
+
+  toString(): string {
+    return formatLine(
+      this.#host,
+      this.#method,
+      targetOf(this.#url),
+      this.#protocol,
+      this.#status,
+      sizeOf(this.#sent),
+      this.#when,
+    );
   }
 }
 
@@ -101,9 +151,8 @@ class AccessLine implements Watcher {
 const TRACED = /^(?:[A-Z_]+|wsgi\.url_scheme)$/;
 
 class RequestWatcher implements Watcher {
-  #environ: Environ;
   #number: number;
-  #accessLog?: LogSink;
+  #accessLine?: AccessLine;
   #trace: LogSink;
   #started = performance.now();
   #last = this.#started;
@@ -114,13 +163,15 @@ class RequestWatcher implements Watcher {
 
   constructor(
     environ: Environ,
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
     number: number,
-    accessLog: LogSink | undefined,
+    accessLog: EntrySink | undefined,
     trace: LogSink,
   ) {
-    this.#environ = requestLine(environ);
     this.#number = number;
-    this.#accessLog = accessLog;
+    this.#accessLine = accessLog &&
+      new AccessLine(environ, request, info, accessLog);
     this.#trace = trace;
     const { REQUEST_METHOD, REQUEST_URI } = environ;
     this.#say(`client → server  ${REQUEST_METHOD} ${REQUEST_URI}`);
@@ -164,23 +215,24 @@ class RequestWatcher implements Watcher {
     this.#step(`server → app     body.${call}`);
   }
 
-  end(status: number, size: number): void {
+  end(status: number, sent: number | string): void {
+    const size = sizeOf(sent);
     const took = (performance.now() - this.#started).toFixed(2);
     const parts = [
       count(this.#writes, "write"),
       count(this.#chunks, "chunk"),
     ].filter((part) => part !== undefined);
     // A client that left took less than the app gave.
-    const sent = size < this.#given
+    const amount = size < this.#given
       ? `${size} of ${bytes(this.#given)}`
       : bytes(size);
     const what = parts.length > 0
-      ? `${sent} from ${parts.join(" and ")}`
+      ? `${amount} from ${parts.join(" and ")}`
       : size > 0
       ? `${bytes(size)} written by the gateway`
       : "no body";
     this.#say(`server → client  ${status}, ${what}, ${took} ms in all`);
-    this.#accessLog?.(commonLogLine(this.#environ, status, size));
+    this.#accessLine?.end(status, sent);
   }
 
   /** A step of the flow, with the time since the step before. */
@@ -211,6 +263,10 @@ export function show(value: unknown): string {
   }
 }
 
+function sizeOf(sent: number | string): number {
+  return typeof sent === "string" ? utf8Length(sent) : sent;
+}
+
 function bytes(size: number): string {
   return size === 1 ? "1 byte" : `${size} bytes`;
 }
@@ -228,16 +284,38 @@ const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
  * now unless given.
  */
 export function commonLogLine(
-  environ: Environ,
+  environ: Pick<
+    Environ,
+    "REMOTE_ADDR" | "REQUEST_METHOD" | "REQUEST_URI" | "SERVER_PROTOCOL"
+  >,
   status: number,
   bytes: number,
   date?: Date,
 ): string {
-  const host = environ.REMOTE_ADDR ?? "-";
-  const request =
-    `${environ.REQUEST_METHOD} ${environ.REQUEST_URI} ${environ.SERVER_PROTOCOL}`;
-  const when = date === undefined ? now() : clfDate(date);
-  return `${host} - - [${when}] "${request}" ${status} ${
+  return formatLine(
+    environ.REMOTE_ADDR,
+    environ.REQUEST_METHOD,
+    environ.REQUEST_URI,
+    environ.SERVER_PROTOCOL,
+    status,
+    bytes,
+    date === undefined ? now() : clfDate(date),
+  );
+}
+
+/** One template for the whole line: no piece is made only to be joined. */
+function formatLine(
+  host: string | undefined,
+  method: string,
+  target: string,
+  protocol: string,
+  status: number,
+  bytes: number,
+  when: string,
+): string {
+  return `${
+    host ?? "-"
+  } - - [${when}] "${method} ${target} ${protocol}" ${status} ${
     bytes > 0 ? bytes : "-"
   }`;
 }

@@ -41,12 +41,13 @@ export function respondAtOnce(
   const init = exchange.commit(content.length > 0);
   const declared = exchange.headers!.length;
   const onWire = exchange.context.onWire;
-  // Measuring a long string costs: only when something needs the length.
-  const length = onWire && declared === undefined && !exchange.watch
+  // Measuring a long string costs: only when the headers need the length
+  // (a log measures it when it writes its line, off the request's path).
+  const length = typeof content !== "string"
+    ? content.byteLength
+    : onWire && declared === undefined
     ? -1
-    : typeof content === "string"
-    ? utf8Length(content)
-    : content.byteLength;
+    : utf8Length(content);
   if (
     declared !== undefined && declared !== length &&
     !exchange.headersOnly(init.status)
@@ -58,7 +59,10 @@ export function respondAtOnce(
     init.headers = [...init.headers, ["Content-Length", String(length)]];
   }
   // Deno drops the body of a HEAD itself: only others need to ask.
-  exchange.watch?.end(init.status, exchange.head ? 0 : length);
+  exchange.watch?.end(
+    init.status,
+    exchange.head ? 0 : length >= 0 ? length : content as string,
+  );
   if (content.length === 0 || (!onWire && exchange.head)) {
     return new Response(null, init);
   }

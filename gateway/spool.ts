@@ -12,6 +12,13 @@ import { encoder } from "./bytes.ts";
 /** How long lines gather before a write: a log line is never later. */
 const GATHER_MS = 10;
 
+/**
+ * A line, or what makes it when written: an access-log entry waits as its
+ * parts, and all the entries of a write are formatted together. `length`
+ * need only be near: it counts against the spool's bound.
+ */
+export type Line = string | { readonly length: number; toString(): string };
+
 /** Where a spool writes: `Deno.stdout` has this shape. */
 export interface Writer {
   write(bytes: Uint8Array): Promise<number>;
@@ -26,7 +33,7 @@ export class Spool {
   #to: Writer;
   #warn: (line: string) => void;
   #limit: number;
-  #queue: string[] = [];
+  #queue: Line[] = [];
   #waiting = 0;
   #dropped = 0;
   #draining?: Promise<void>;
@@ -38,7 +45,7 @@ export class Spool {
   }
 
   /** Queues one line (without its newline); never waits. */
-  push(line: string): void {
+  push(line: Line): void {
     if (this.#waiting + line.length >= this.#limit) {
       if (this.#dropped++ === 0) {
         this.#warn(

@@ -155,6 +155,24 @@ Deno.test("access log: the lesson app on a real server gives one CLF line", asyn
   ]);
 });
 
+Deno.test("access log: a text body's size is its UTF-8 bytes, measured when the line is written", async () => {
+  const { lines, sink } = recorder();
+  const text: Application = (_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
+    return ["caf\u00e9 \u2615 \u{1F600}"];
+  };
+  const { server, port } = serveLocally(text, { accessLog: sink });
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/`);
+    assert.equal((await response.bytes()).byteLength, 14);
+  } finally {
+    await server.shutdown();
+  }
+  assert.deepEqual(normalise(lines), [
+    '127.0.0.1 - - [DATE] "GET / HTTP/1.1" 200 14',
+  ]);
+});
+
 Deno.test("access log: the remote host is - when there is no connection", async () => {
   const { lines, sink } = recorder();
   await exchange(holaMundoApp, { accessLog: sink }, "/a%20b?x=1&y");
@@ -697,5 +715,36 @@ Deno.test("log lines standard output cannot take are dropped and counted, never 
   assert.equal(
     warnings[1],
     "[wsgi] 16 log lines were dropped: standard output did not keep up",
+  );
+});
+
+Deno.test("standard output formats an entry when it writes it, and weighs it by its length", async () => {
+  const written: string[] = [];
+  const sink = {
+    write(bytes: Uint8Array) {
+      written.push(new TextDecoder().decode(bytes));
+      return Promise.resolve(bytes.byteLength);
+    },
+  };
+  const warnings: string[] = [];
+  const spool = new Spool(sink, (line) => warnings.push(line), 100);
+  let formatted = 0;
+  const entry = (name: string) => ({
+    length: 60,
+    toString() {
+      formatted++;
+      return name;
+    },
+  });
+  spool.push(entry("first"));
+  // 60 and 60 do not fit in 100: the second entry is dropped, unformatted.
+  spool.push(entry("second"));
+  assert.equal(formatted, 0, "nothing is formatted on the request's path");
+  await spool.flush(1);
+  assert.deepEqual(written, ["first\n"]);
+  assert.equal(formatted, 1);
+  assert.equal(
+    warnings.at(-1),
+    "[wsgi] 1 log lines were dropped: standard output did not keep up",
   );
 });
