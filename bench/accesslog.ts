@@ -5,11 +5,14 @@
  * would), `wrk -t1` in interleaved rounds, medians and their ratio.
  *
  *     deno run -A bench/accesslog.ts [--rounds 5] [--duration 5]
- *       [--connections 50] [--sink pipe|null] [--root /path/to/another/checkout]
+ *       [--connections 50] [--sink pipe|cat|null]
+ *       [--root /path/to/another/checkout]
  *
- * `--sink null` sends standard output to /dev/null instead: the server's
- * own cost, without a reader sharing the cores. `--root` runs the same comparison on another checkout (say, main before
- * the log became asynchronous).
+ * `--sink cat` has `cat` read standard output through a FIFO instead: the
+ * lightest reader, so that the figure is the server's own cost and not the
+ * reader's, which on two cores shares them with wrk and the server. `--sink
+ * null` sends it to /dev/null. `--root` runs the same comparison on another
+ * checkout (say, main before the log became asynchronous).
  *
  * @module
  */
@@ -28,33 +31,39 @@ const flags = parseArgs({
 const measure = wrk(Number(flags.connections));
 const SIDES = ["--no-access-log", "--access-log"] as const;
 
-/** The CLI on a free port, its stdout drained line by line. */
+/** The CLI on a free port, its standard output going to `flags.sink`. */
 async function start(
   flag: string,
 ): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "server.ts",
-      "examples/holamundo.ts:holaMundoApp",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      flag,
-    ],
+  const args = [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "server.ts",
+    "examples/holamundo.ts:holaMundoApp",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    flag,
+  ];
+  const reader = await sink(flags.sink);
+  // The shell only opens the reader's FIFO: exec leaves the server's pid.
+  const child = new Deno.Command(reader.fifo ? "sh" : Deno.execPath(), {
+    args: reader.fifo
+      ? ["-c", 'exec "$@" > "$FIFO"', "sh", Deno.execPath(), ...args]
+      : args,
+    env: reader.fifo ? { FIFO: reader.fifo } : {},
     cwd: flags.root,
-    stdout: flags.sink === "null" ? "null" : "piped",
+    stdout: flags.sink === "pipe" ? "piped" : "null",
     stderr: "inherit",
   }).spawn();
-  const drained = flags.sink === "null"
-    ? Promise.resolve()
-    : child.stdout.pipeTo(new WritableStream());
+  const drained = flags.sink === "pipe"
+    ? child.stdout.pipeTo(new WritableStream())
+    : reader.done;
   for (let tries = 0;; tries++) {
     try {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
@@ -72,6 +81,23 @@ async function start(
       await child.status;
       await drained;
     },
+  };
+}
+
+/**
+ * Who reads standard output: this driver (`pipe`), `cat` through a FIFO
+ * (`cat`, the lightest reader there is), or nobody (`null`, /dev/null).
+ */
+async function sink(
+  kind: string,
+): Promise<{ fifo?: string; done: Promise<void> }> {
+  if (kind !== "cat") return { done: Promise.resolve() };
+  const fifo = await Deno.makeTempDir() + "/stdout";
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const cat = new Deno.Command("cat", { args: [fifo], stdout: "null" }).spawn();
+  return {
+    fifo,
+    done: cat.status.then(() => Deno.remove(fifo)),
   };
 }
 
