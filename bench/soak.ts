@@ -4,11 +4,16 @@
  *
  * 1. 60 s of `wrk -t1 -c256` on the lesson's page: errors, p99, RSS every 5 s.
  * 2. 10,000 clients that read the first bytes of an endless stream and
- *    hang up: every `close()` counted, RSS before and after.
+ *    hang up, then 90,000 more, in waves of 2,000: every `close()` counted,
+ *    and after each wave the server's JavaScript heap and RSS once a full
+ *    garbage collection has run. A leak grows wave after wave; the
+ *    allocator's high-water mark rises once and stays. Raw `Deno.serve`
+ *    runs the same waves, in a process of its own, for comparison.
  * 3. 500 slowloris connections (a header byte a second) held open while
  *    `wrk -c10` measures the page: p99 with and without them.
  *
- *     deno run -A bench/soak.ts [--seconds 60] [--leavers 10000] [--slow 500]
+ *     deno run -A bench/soak.ts [--seconds 60] [--leavers 10000] [--more 90000]
+ *       [--slow 500]
  *
  * Prints a Markdown table (bench/soak.md keeps the last one).
  *
@@ -21,6 +26,7 @@ const flags = parseArgs({
   options: {
     seconds: { type: "string", default: "60" },
     leavers: { type: "string", default: "10000" },
+    more: { type: "string", default: "90000" },
     slow: { type: "string", default: "500" },
   },
 }).values;
@@ -33,24 +39,76 @@ function rssMiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) / 1024;
 }
 
-const server = await start(
-  {
-    name: "soak",
-    command: Deno.execPath(),
-    args: (
-      port,
-    ) => [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "bench/servers/soak.ts",
-      String(port),
-    ],
-  },
-  "soak",
-  0,
-);
-if (typeof server === "string") throw new Error(server);
+/** The soak server, the gateway's or raw Deno.serve's. */
+async function soakServer(kind: "gateway" | "raw") {
+  const server = await start(
+    {
+      name: `soak ${kind}`,
+      command: Deno.execPath(),
+      args: (port) => [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--v8-flags=--expose-gc",
+        "bench/servers/soak.ts",
+        String(port),
+        kind,
+      ],
+    },
+    "soak",
+    0,
+  );
+  if (typeof server === "string") throw new Error(server);
+  return server;
+}
+
+/**
+ * Clients that read the first bytes of `/stream` and hang up, 100 at a
+ * time, in waves of 2,000: the memory after a full GC, at the start and
+ * after each wave, as `heap/RSS` in MiB.
+ */
+async function leaving(port: number, total: number) {
+  const memory = async () => {
+    const usage = await (await fetch(`http://127.0.0.1:${port}/memory`))
+      .json() as Deno.MemoryUsage;
+    return `${mib(usage.heapUsed)}/${mib(usage.rss)}`;
+  };
+  const after = [await memory()];
+  let failures = 0;
+  let closes = 0;
+  for (let done = 0; done < total;) {
+    const wave = Math.min(2000, total - done);
+    let next = 0;
+    const leave = async () => {
+      while (next++ < wave) {
+        try {
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+          await conn.write(
+            encoder.encode("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n"),
+          );
+          await conn.read(new Uint8Array(4096));
+          conn.close();
+        } catch {
+          failures++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 100 }, leave));
+    done += wave;
+    for (let tries = 0; tries < 100 && closes < done; tries++) {
+      await sleep(100);
+      closes = Number(
+        await (await fetch(`http://127.0.0.1:${port}/closes`)).text(),
+      );
+    }
+    after.push(await memory());
+  }
+  return { after, failures, closes };
+}
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+const server = await soakServer("gateway");
 const { port } = server;
 const pid = server.child.pid;
 const rows: string[][] = [];
@@ -76,38 +134,31 @@ try {
     `RSS every 5 s (MiB): ${samples.join(" ")}`,
   );
 
-  // 2. Clients leaving mid-stream, 100 at a time.
+  // 2. Clients leaving mid-stream: the gateway, then raw Deno.serve.
   const leavers = Number(flags.leavers);
-  const rssBefore = rssMiB(pid);
-  let next = 0;
-  let failures = 0;
-  const leave = async () => {
-    while (next++ < leavers) {
-      try {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-        await conn.write(
-          encoder.encode("GET /stream HTTP/1.1\r\nHost: a\r\n\r\n"),
-        );
-        await conn.read(new Uint8Array(4096));
-        conn.close();
-      } catch {
-        failures++;
-      }
-    }
+  const total = leavers + Number(flags.more);
+  const waves = (after: string[]) => {
+    // Waves of 2,000: the one that ends at `leavers`, when it is a multiple.
+    return `${after[0]} → ${
+      after[Math.ceil(leavers / 2000)]
+    } after ${leavers}, ${after.at(-1)} after ${total} (every wave: ${
+      after.join(" ")
+    })`;
   };
-  await Promise.all(Array.from({ length: 100 }, leave));
-  let closes = 0;
-  for (let tries = 0; tries < 100 && closes < leavers; tries++) {
-    await sleep(100);
-    closes = Number(
-      await (await fetch(`http://127.0.0.1:${port}/closes`)).text(),
-    );
-  }
-  await sleep(2000);
+  const gateway = await leaving(port, total);
+  const rawServer = await soakServer("raw");
+  const raw = await leaving(rawServer.port, total).finally(() =>
+    stop(rawServer)
+  );
   row(
-    `${leavers} clients leave mid-stream`,
-    `${closes} close() calls, ${failures} client errors`,
-    `RSS ${rssBefore.toFixed(0)} → ${rssMiB(pid).toFixed(0)} MiB`,
+    `${total} clients leave mid-stream`,
+    `${gateway.closes} close() calls, ${gateway.failures} client errors`,
+    `heap/RSS after a full GC (MiB): ${waves(gateway.after)}`,
+  );
+  row(
+    `the same on raw Deno.serve`,
+    `${raw.closes} cancel() calls, ${raw.failures} client errors`,
+    `heap/RSS after a full GC (MiB): ${waves(raw.after)}`,
   );
 
   // 3. Slowloris.

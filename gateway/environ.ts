@@ -28,6 +28,12 @@ const HEADERS = 4;
 const SIGNAL = 8;
 
 /**
+ * What the environ and the access log say of every request: `Deno.serve`
+ * does not tell which version the client spoke (docs/gateway.md).
+ */
+export const SERVER_PROTOCOL = "HTTP/1.1";
+
+/**
  * Builds the environ of `request`, whose `url` the gateway has already
  * read. The target is cut out of the URL as a string, so the query and any
  * bad escapes in the path reach the application exactly as they came.
@@ -47,7 +53,7 @@ export function makeEnviron(
     environ.SERVER_NAME = listening.name;
     environ.SERVER_PORT = listening.port!;
   }
-  environ.SERVER_PROTOCOL = "HTTP/1.1";
+  environ.SERVER_PROTOCOL = SERVER_PROTOCOL;
   environ["wsgi.version"] = [1, 0];
   environ["wsgi.input"] = input;
   environ["wsgi.errors"] = context.errors;

@@ -21,7 +21,7 @@ import type { Context } from "./context.ts";
 import { deadline } from "./deadline.ts";
 import { makeEnviron } from "./environ.ts";
 import { ClientGone, Input, RequestRefused } from "./input.ts";
-import { refusal } from "./limits.ts";
+import { refusal, refusalText } from "./limits.ts";
 import type { Watcher } from "./log.ts";
 import { respondAtOnce, respondStreaming } from "./response.ts";
 import {
@@ -414,9 +414,9 @@ export class Exchange {
       : this.#input.refused;
     if (refused) {
       this.log(refused.message);
-      const response = refusal(refused.status, refused.message);
-      this.watch?.end(refused.status, 0);
-      return response;
+      const { status, message } = refused;
+      this.watch?.end(status, refusalText(status, message));
+      return refusal(status, message);
     }
     if (error instanceof ContractError || error instanceof ClientGone) {
       this.log(error.message);
@@ -435,7 +435,7 @@ export class Exchange {
     this.#controller?.abort(EXPIRED);
     this.log(`the application did not answer in ${seconds} s (appTimeout)`);
     if (this.#body !== undefined) this.finish(false);
-    this.watch?.end(503, 0);
+    this.watch?.end(503, refusalText(503));
     return refusal(503);
   }
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ErrorStream, GatewayOptions } from "../types.ts";
+import type { GatewayOptions } from "../types.ts";
 import type { Context } from "./context.ts";
 
 /** The size limits in force; 0 (or absent) is no limit. */
@@ -38,8 +38,10 @@ export function limits(options: GatewayOptions): Limits {
 export function refuse(
   request: Request,
   url: string,
-  { limits, errors, listening }: Context,
+  info: Deno.ServeHandlerInfo | undefined,
+  context: Context,
 ): Response | undefined {
+  const { limits, listening } = context;
   const authorityStart = url.indexOf("://") + 3;
   const targetStart = url.indexOf("/", authorityStart);
   // Deno fills in its own authority when the client sent no Host; only
@@ -52,7 +54,8 @@ export function refuse(
   ) {
     return refused(
       request,
-      errors,
+      info,
+      context,
       400,
       "the request has no Host header, which HTTP/1.1 requires (RFC 9112, section 3.2)",
     );
@@ -61,7 +64,8 @@ export function refuse(
   if (limits.target > 0 && target > limits.target) {
     return refused(
       request,
-      errors,
+      info,
+      context,
       414,
       `the request target is ${target} bytes, over limitRequestTarget (${limits.target})`,
     );
@@ -76,7 +80,8 @@ export function refuse(
     if (limits.fields > 0 && count > limits.fields) {
       return refused(
         request,
-        errors,
+        info,
+        context,
         431,
         `the request has ${count} header fields, over limitRequestFields (${limits.fields})`,
       );
@@ -84,7 +89,8 @@ export function refuse(
     if (limits.fieldSize > 0 && longest > limits.fieldSize) {
       return refused(
         request,
-        errors,
+        info,
+        context,
         431,
         `a header field is ${longest} bytes, over limitRequestFieldSize (${limits.fieldSize})`,
       );
@@ -99,7 +105,8 @@ export function refuse(
     if (declared > limits.body) {
       return refused(
         request,
-        errors,
+        info,
+        context,
         413,
         `Content-Length says ${declared} bytes, over limitRequestBody (${limits.body})`,
       );
@@ -123,18 +130,24 @@ const REASONS: Record<number, string> = {
  * `Connection` header of ours would only go out beside the client's.
  */
 export function refusal(status: number, why?: string): Response {
-  const statusText = REASONS[status];
-  const body = why === undefined ? statusText : `${statusText}: ${why}`;
-  return new Response(`${body}\n`, {
+  return new Response(refusalText(status, why), {
     status,
-    statusText,
+    statusText: REASONS[status],
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
 
+/** The body of {@linkcode refusal}, which the access log measures. */
+export function refusalText(status: number, why?: string): string {
+  const reason = REASONS[status];
+  return why === undefined ? `${reason}\n` : `${reason}: ${why}\n`;
+}
+
+/** The refusal, logged in wsgi.errors and, when it is on, the access log. */
 function refused(
   request: Request,
-  errors: ErrorStream,
+  info: Deno.ServeHandlerInfo | undefined,
+  { errors, watch }: Context,
   status: number,
   why: string,
 ): Response {
@@ -145,5 +158,6 @@ function refused(
   } catch {
     // A broken error stream must not turn a refusal into a crash.
   }
+  watch?.(undefined, request, info).end(status, refusalText(status, why));
   return refusal(status, why);
 }

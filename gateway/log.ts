@@ -9,7 +9,7 @@
  */
 
 import type { Environ } from "../types.ts";
-import { targetOf } from "./environ.ts";
+import { SERVER_PROTOCOL, targetOf } from "./environ.ts";
 import { encoder, utf8Length } from "./bytes.ts";
 import { type Line, Spool } from "./spool.ts";
 
@@ -59,10 +59,11 @@ export function flushStandardOutput(seconds?: number): Promise<void> {
 
 /**
  * Makes the watcher of one request. The request and its peer come as Deno
- * gave them: the access log reads them without going through the environ.
+ * gave them: the access log reads them without going through the environ,
+ * which a request refused before the application never gets.
  */
 export type Watchers = (
-  environ: Environ,
+  environ: Environ | undefined,
   request: Request,
   info: Deno.ServeHandlerInfo | undefined,
 ) => Watcher;
@@ -74,8 +75,7 @@ export function watchers(
 ): Watchers | undefined {
   if (trace === undefined) {
     return accessLog &&
-      ((environ, request, info) =>
-        new AccessLine(environ, request, info, accessLog));
+      ((_environ, request, info) => new AccessLine(request, info, accessLog));
   }
   let count = 0;
   return (environ, request, info) =>
@@ -97,13 +97,11 @@ class AccessLine implements Watcher {
   #host?: string;
   #method: string;
   #url: string;
-  #protocol: string;
   #status = 0;
   #sent: number | string = 0;
   #when = "";
 
   constructor(
-    environ: Environ,
     request: Request,
     info: Deno.ServeHandlerInfo | undefined,
     sink: EntrySink,
@@ -112,7 +110,6 @@ class AccessLine implements Watcher {
     this.#host = remote && "hostname" in remote ? remote.hostname : undefined;
     this.#method = request.method;
     this.#url = request.url;
-    this.#protocol = environ.SERVER_PROTOCOL;
     this.#sink = sink;
   }
 
@@ -139,7 +136,7 @@ class AccessLine implements Watcher {
       this.#host,
       this.#method,
       targetOf(this.#url),
-      this.#protocol,
+      SERVER_PROTOCOL,
       this.#status,
       sizeOf(this.#sent),
       this.#when,
@@ -162,7 +159,7 @@ class RequestWatcher implements Watcher {
   #given = 0;
 
   constructor(
-    environ: Environ,
+    environ: Environ | undefined,
     request: Request,
     info: Deno.ServeHandlerInfo | undefined,
     number: number,
@@ -170,11 +167,13 @@ class RequestWatcher implements Watcher {
     trace: LogSink,
   ) {
     this.#number = number;
-    this.#accessLine = accessLog &&
-      new AccessLine(environ, request, info, accessLog);
+    this.#accessLine = accessLog && new AccessLine(request, info, accessLog);
     this.#trace = trace;
-    const { REQUEST_METHOD, REQUEST_URI } = environ;
-    this.#say(`client → server  ${REQUEST_METHOD} ${REQUEST_URI}`);
+    this.#say(`client → server  ${request.method} ${targetOf(request.url)}`);
+    if (environ === undefined) {
+      this.#say("server           refused before the application runs");
+      return;
+    }
     this.#say("server → app     environ:");
     for (const key of Object.keys(environ).sort()) {
       if (TRACED.test(key)) {

@@ -151,7 +151,7 @@ function gateway(
 ) => Response | Promise<Response> {
   return (request, info) => {
     const url = request.url;
-    return refuse(request, url, context) ??
+    return refuse(request, url, info, context) ??
       handle(app, request, url, info, context);
   };
 }

@@ -304,6 +304,49 @@ Deno.test("a slow app gets one log line; past appTimeout a 503, deno.signal fire
   );
 });
 
+Deno.test("refusals are in the access log too, with the bytes of their answer", async () => {
+  const logged: string[] = [];
+  const slow: Application = (environ) =>
+    new Promise((resolve) =>
+      environ["deno.signal"]!.addEventListener("abort", () => resolve([]))
+    );
+  await using server = listen(
+    (environ, startResponse) =>
+      environ.PATH_INFO === "/slow"
+        ? slow(environ, startResponse)
+        : echo(environ, startResponse),
+    {
+      accessLog: (line) => logged.push(line),
+      limitRequestBody: 10,
+      appTimeout: 0.2,
+    },
+  );
+  const sizes: string[] = [];
+  const raw = async (request: string) => {
+    const received = await answer(server.port, request);
+    sizes.push(/content-length: (\d+)/i.exec(received)![1]);
+  };
+  await raw(`GET /${"a".repeat(9000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
+  await raw("GET /nohost HTTP/1.1\r\n\r\n");
+  await raw("POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n");
+  await raw(
+    "POST /grows HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "b\r\nxxxxxxxxxxx\r\n0\r\n\r\n",
+  );
+  const late = await fetch(`${server.url}/slow`);
+  sizes.push(String((await late.bytes()).byteLength));
+  assert.equal(late.status, 503);
+  const lines = logged.map((line) => line.replace(/\[[^\]]+\]/, "[DATE]"));
+  assert.deepEqual(lines, [
+    `127.0.0.1 - - [DATE] "GET /${"a".repeat(9000)} HTTP/1.1" 414 ${sizes[0]}`,
+    `127.0.0.1 - - [DATE] "GET /nohost HTTP/1.1" 400 ${sizes[1]}`,
+    `127.0.0.1 - - [DATE] "POST /big HTTP/1.1" 413 ${sizes[2]}`,
+    `127.0.0.1 - - [DATE] "POST /grows HTTP/1.1" 413 ${sizes[3]}`,
+    `127.0.0.1 - - [DATE] "GET /slow HTTP/1.1" 503 ${sizes[4]}`,
+  ]);
+  assert.ok(sizes.every((size) => Number(size) > 0));
+});
+
 Deno.test("deno.signal fires when the client goes away while the app works", async () => {
   let reason: unknown;
   let started!: () => void;

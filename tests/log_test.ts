@@ -648,6 +648,26 @@ Deno.test("trace: requests are numbered per gateway, and the access log follows 
   ]);
 });
 
+Deno.test("trace: a request refused before the application shows the refusal", async () => {
+  const { lines, sink, errors } = recorder();
+  const response = await exchange(
+    ok(),
+    { trace: sink, accessLog: sink, errors, limitRequestTarget: 10 },
+    "/far-too-long",
+  );
+  assert.equal(response.status, 414);
+  const size =
+    "URI Too Long: the request target is 13 bytes, over limitRequestTarget (10)\n"
+      .length;
+  assert.deepEqual(normalise(lines), [
+    "wsgi.errors: [wsgi] GET /far-too-long: 414, the request target is 13 bytes, over limitRequestTarget (10)",
+    "[trace #1] client → server  GET /far-too-long",
+    "[trace #1] server           refused before the application runs",
+    `[trace #1] server → client  414, ${size} bytes written by the gateway, T ms in all`,
+    `- - - [DATE] "GET /far-too-long HTTP/1.1" 414 ${size}`,
+  ]);
+});
+
 Deno.test("trace: without the access log, no CLF line; and the other way round", async () => {
   const trace = recorder();
   await exchange(ok(), { trace: trace.sink });

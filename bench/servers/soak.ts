@@ -1,9 +1,12 @@
 /**
  * The server bench/soak.ts loads: the lesson's page at `/`, an endless
  * stream at `/stream` whose `close()` calls are counted, the count at
- * `/closes`. Default limits and timeouts, no access log.
+ * `/closes`, and at `/memory` the process's memory after a full garbage
+ * collection (with `--v8-flags=--expose-gc`), so that what stays is told from
+ * what only waits to be collected. Default limits and timeouts, no access log.
+ * With `raw`, the same routes straight on `Deno.serve`, for comparison.
  *
- *     deno run --allow-net bench/servers/soak.ts <port>
+ *     deno run --allow-net --v8-flags=--expose-gc bench/servers/soak.ts <port> [raw]
  *
  * @module
  */
@@ -13,11 +16,22 @@ import { listenOn, serveUntilStdinCloses } from "./_lifetime.ts";
 
 let closes = 0;
 const chunk = new Uint8Array(16 * 1024);
+const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
+
+/** The memory that stays: a full collection first, when one can be asked. */
+function memory(): string {
+  (globalThis as { gc?: () => void }).gc?.();
+  return JSON.stringify(Deno.memoryUsage());
+}
 
 const app: Application = (environ, startResponse) => {
   if (environ.PATH_INFO === "/closes") {
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [`${closes}`];
+  }
+  if (environ.PATH_INFO === "/memory") {
+    startResponse("200 OK", [["Content-Type", "application/json"]]);
+    return [memory()];
   }
   if (environ.PATH_INFO !== "/stream") {
     return holaMundoApp(environ, startResponse);
@@ -27,11 +41,33 @@ const app: Application = (environ, startResponse) => {
     (async function* () {
       while (true) {
         yield chunk;
-        await new Promise((resolve) => setTimeout(resolve, 1));
+        await tick();
       }
     })(),
     { close: () => void closes++ },
   );
 };
 
-await serveUntilStdinCloses(serve(app, listenOn(Deno.args[0])));
+/** The same routes as `app`, the stream's cancel() counted as its close(). */
+function raw(request: Request): Response {
+  const path = new URL(request.url).pathname;
+  if (path === "/closes") return new Response(`${closes}`);
+  if (path === "/memory") return new Response(memory());
+  if (path !== "/stream") return new Response("hola mundo");
+  return new Response(
+    new ReadableStream({
+      async pull(controller) {
+        controller.enqueue(chunk);
+        await tick();
+      },
+      cancel() {
+        closes++;
+      },
+    }),
+  );
+}
+
+const [port, kind] = Deno.args;
+await serveUntilStdinCloses(
+  kind === "raw" ? Deno.serve(listenOn(port), raw) : serve(app, listenOn(port)),
+);
