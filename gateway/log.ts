@@ -100,6 +100,8 @@ class AccessLine implements Watcher {
   #status = 0;
   #sent: number | string = 0;
   #when = "";
+  /** What the line will weigh at most, for a queue's bound. */
+  length = 0;
 
   constructor(
     request: Request,
@@ -123,12 +125,9 @@ class AccessLine implements Watcher {
     this.#status = status;
     this.#sent = sent;
     this.#when = now();
+    // Everything but the target fits in 128 bytes, an IPv6 peer included.
+    this.length = this.#url.length + 128;
     this.#sink(this);
-  }
-
-  /** What the line will weigh, near enough, for a queue's bound. */
-  get length(): number {
-    return this.#url.length + 64;
   }
 
   toString(): string {
