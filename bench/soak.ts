@@ -15,7 +15,7 @@
  *     deno run -A bench/soak.ts [--seconds 60] [--leavers 10000] [--more 90000]
  *       [--slow 500]
  *
- * Prints a Markdown table (bench/soak.md keeps the last one).
+ * Prints a Markdown table (bench/README.md keeps the last one, under Soak).
  *
  * @module
  */
