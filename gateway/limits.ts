@@ -33,15 +33,36 @@ export function limits(options: GatewayOptions): Limits {
 
 /**
  * The refusal a request has earned, or undefined when it is within every
- * limit. The refusal is logged in one line naming the limit.
+ * limit. The refusal is logged in one line naming the limit, and in the
+ * access log when it is on.
  */
 export function refuse(
   request: Request,
   url: string,
   info: Deno.ServeHandlerInfo | undefined,
-  context: Context,
+  { limits, listening, errors, watch }: Context,
 ): Response | undefined {
-  const { limits, listening } = context;
+  const broken = breach(request, url, limits, listening);
+  if (broken === undefined) return undefined;
+  const [status, why] = broken;
+  const { pathname } = new URL(url);
+  const path = pathname.length > 80 ? `${pathname.slice(0, 80)}…` : pathname;
+  try {
+    errors.write(`[wsgi] ${request.method} ${path}: ${status}, ${why}\n`);
+  } catch {
+    // A broken error stream must not turn a refusal into a crash.
+  }
+  watch?.(undefined, request, info).end(status, refusalText(status, why));
+  return refusal(status, why);
+}
+
+/** The first limit the request breaks: its status, and why. */
+function breach(
+  request: Request,
+  url: string,
+  limits: Limits,
+  listening: Context["listening"],
+): [status: number, why: string] | undefined {
   const authorityStart = url.indexOf("://") + 3;
   const targetStart = url.indexOf("/", authorityStart);
   // Deno fills in its own authority when the client sent no Host; only
@@ -52,23 +73,17 @@ export function refuse(
     targetStart === authorityStart + listening.fallback.length &&
     !request.headers.has("host")
   ) {
-    return refused(
-      request,
-      info,
-      context,
+    return [
       400,
       "the request has no Host header, which HTTP/1.1 requires (RFC 9112, section 3.2)",
-    );
+    ];
   }
   const target = targetStart === -1 ? 1 : url.length - targetStart;
   if (limits.target > 0 && target > limits.target) {
-    return refused(
-      request,
-      info,
-      context,
+    return [
       414,
       `the request target is ${target} bytes, over limitRequestTarget (${limits.target})`,
-    );
+    ];
   }
   if (limits.fields > 0 || limits.fieldSize > 0) {
     let count = 0;
@@ -78,22 +93,16 @@ export function refuse(
       longest = Math.max(longest, name.length + 2 + value.length);
     });
     if (limits.fields > 0 && count > limits.fields) {
-      return refused(
-        request,
-        info,
-        context,
+      return [
         431,
         `the request has ${count} header fields, over limitRequestFields (${limits.fields})`,
-      );
+      ];
     }
     if (limits.fieldSize > 0 && longest > limits.fieldSize) {
-      return refused(
-        request,
-        info,
-        context,
+      return [
         431,
         `a header field is ${longest} bytes, over limitRequestFieldSize (${limits.fieldSize})`,
-      );
+      ];
     }
   }
   // Deno drops the body of a GET or HEAD: there is nothing to measure.
@@ -103,13 +112,10 @@ export function refuse(
       request.headers.get("content-length")?.split(",", 1)[0],
     );
     if (declared > limits.body) {
-      return refused(
-        request,
-        info,
-        context,
+      return [
         413,
         `Content-Length says ${declared} bytes, over limitRequestBody (${limits.body})`,
-      );
+      ];
     }
   }
 }
@@ -141,23 +147,4 @@ export function refusal(status: number, why?: string): Response {
 export function refusalText(status: number, why?: string): string {
   const reason = REASONS[status];
   return why === undefined ? `${reason}\n` : `${reason}: ${why}\n`;
-}
-
-/** The refusal, logged in wsgi.errors and, when it is on, the access log. */
-function refused(
-  request: Request,
-  info: Deno.ServeHandlerInfo | undefined,
-  { errors, watch }: Context,
-  status: number,
-  why: string,
-): Response {
-  const { pathname } = new URL(request.url);
-  const path = pathname.length > 80 ? `${pathname.slice(0, 80)}…` : pathname;
-  try {
-    errors.write(`[wsgi] ${request.method} ${path}: ${status}, ${why}\n`);
-  } catch {
-    // A broken error stream must not turn a refusal into a crash.
-  }
-  watch?.(undefined, request, info).end(status, refusalText(status, why));
-  return refusal(status, why);
 }
