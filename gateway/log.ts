@@ -123,10 +123,13 @@ class AccessLine implements Watcher {
 
   end(status: number, sent: number | string): void {
     this.#status = status;
-    this.#sent = sent;
+    // A long text is measured now: a waiting entry must not keep a page
+    // alive, and what it keeps counts against the queue's bound.
+    const kept = typeof sent === "string" && sent.length <= 1024;
+    this.#sent = kept || typeof sent === "number" ? sent : utf8Length(sent);
     this.#when = now();
     // Everything but the target fits in 128 bytes, an IPv6 peer included.
-    this.length = this.#url.length + 128;
+    this.length = this.#url.length + 128 + (kept ? sent.length : 0);
     this.#sink(this);
   }
 

@@ -157,19 +157,23 @@ Deno.test("access log: the lesson app on a real server gives one CLF line", asyn
 
 Deno.test("access log: a text body's size is its UTF-8 bytes, measured when the line is written", async () => {
   const { lines, sink } = recorder();
-  const text: Application = (_environ, startResponse) => {
+  // A short text waits with its entry; a long one is measured at once.
+  const text: Application = (environ, startResponse) => {
     startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
-    return ["caf\u00e9 \u2615 \u{1F600}"];
+    return ["caf\u00e9 \u2615 \u{1F600}".repeat(environ.PATH_INFO.length)];
   };
   const { server, port } = serveLocally(text, { accessLog: sink });
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/`);
-    assert.equal((await response.bytes()).byteLength, 14);
+    for (const path of ["/", "/" + "x".repeat(199)]) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      assert.equal((await response.bytes()).byteLength, 14 * path.length);
+    }
   } finally {
     await server.shutdown();
   }
   assert.deepEqual(normalise(lines), [
     '127.0.0.1 - - [DATE] "GET / HTTP/1.1" 200 14',
+    `127.0.0.1 - - [DATE] "GET /${"x".repeat(199)} HTTP/1.1" 200 2800`,
   ]);
 });
 
