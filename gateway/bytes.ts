@@ -22,9 +22,13 @@ export function concat(
 
 export const encoder: TextEncoder = new TextEncoder();
 
+/** Text that is all ASCII: V8's regular expressions scan it fastest. */
+const ASCII = /^[^\u0080-\uffff]*$/;
+
 /** How many bytes `text` takes in UTF-8, without encoding it. */
 export function utf8Length(text: string): number {
   let length = text.length;
+  if (ASCII.test(text)) return length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code < 0x80) continue;

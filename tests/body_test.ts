@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import type { Application, Body, Chunk, Header } from "../mod.ts";
 import { Client } from "../testing.ts";
-import { encoder } from "../gateway/bytes.ts";
+import { encoder, utf8Length } from "../gateway/bytes.ts";
 import {
   assertAbortedAfter,
   assertRuleBroken,
@@ -173,6 +173,22 @@ Deno.test("an array body gets Content-Length when the application set none", asy
   const length = new TextEncoder().encode("¡Hola, mundo!").byteLength;
   assert.equal(response.headers.get("content-length"), String(length));
   assert.equal(response.text, "¡Hola, mundo!");
+});
+
+Deno.test("a text's UTF-8 length is what TextEncoder gives, ASCII or not", () => {
+  const texts = [
+    "",
+    "hola",
+    "\x7f",
+    "\x80",
+    "¡Hola, mundo!",
+    "caf\u00e9 \u2615 \u{1F600}",
+    "lone \ud800 high, lone \udc00 low, \udbff\udfff pair",
+    "a".repeat(5000) + "\u00e9",
+  ];
+  for (const text of texts) {
+    assert.equal(utf8Length(text), encoder.encode(text).byteLength, text);
+  }
 });
 
 Deno.test("a Content-Length the application set is kept when it matches the body", async () => {
