@@ -415,7 +415,7 @@ export class Exchange {
     if (refused) {
       this.log(refused.message);
       const { status, message } = refused;
-      this.watch?.end(status, refusalText(status, message));
+      this.watch?.end(status, this.head ? 0 : refusalText(status, message));
       return refusal(status, message);
     }
     if (error instanceof ContractError || error instanceof ClientGone) {
@@ -435,7 +435,7 @@ export class Exchange {
     this.#controller?.abort(EXPIRED);
     this.log(`the application did not answer in ${seconds} s (appTimeout)`);
     if (this.#body !== undefined) this.finish(false);
-    this.watch?.end(503, refusalText(503));
+    this.watch?.end(503, this.head ? 0 : refusalText(503));
     return refusal(503);
   }
 

@@ -52,7 +52,13 @@ export function refuse(
   } catch {
     // A broken error stream must not turn a refusal into a crash.
   }
-  watch?.(undefined, request, info).end(status, refusalText(status, why));
+  try {
+    // Deno drops the body of a HEAD: none of it was sent.
+    const sent = request.method === "HEAD" ? 0 : refusalText(status, why);
+    watch?.(undefined, request, info).end(status, sent);
+  } catch {
+    // A broken access log must not turn a refusal into a crash either.
+  }
   return refusal(status, why);
 }
 

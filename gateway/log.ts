@@ -98,7 +98,7 @@ class AccessLine implements Watcher {
   #method: string;
   #url: string;
   #status = 0;
-  #sent: number | string = 0;
+  #sent = 0;
   #when = "";
   /** What the line will weigh at most, for a queue's bound. */
   length = 0;
@@ -122,14 +122,15 @@ class AccessLine implements Watcher {
   close(): void {}
 
   end(status: number, sent: number | string): void {
+    // The first end is what the client got: an answer past appTimeout is
+    // not undone by the application's body coming after it.
+    if (this.#when !== "") return;
     this.#status = status;
-    // A long text is measured now: a waiting entry must not keep a page
-    // alive, and what it keeps counts against the queue's bound.
-    const kept = typeof sent === "string" && sent.length <= 1024;
-    this.#sent = kept || typeof sent === "number" ? sent : utf8Length(sent);
+    // Measured now: a text kept until the write could hold a page alive.
+    this.#sent = sizeOf(sent);
     this.#when = now();
-    // Everything but the target fits in 128 bytes, an IPv6 peer included.
-    this.length = this.#url.length + 128 + (kept ? sent.length : 0);
+    // Everything else fits in 128 bytes, an IPv6 peer included.
+    this.length = this.#method.length + this.#url.length + 128;
     this.#sink(this);
   }
 
@@ -140,7 +141,7 @@ class AccessLine implements Watcher {
       targetOf(this.#url),
       SERVER_PROTOCOL,
       this.#status,
-      sizeOf(this.#sent),
+      this.#sent,
       this.#when,
     );
   }
@@ -159,6 +160,7 @@ class RequestWatcher implements Watcher {
   #writes = 0;
   /** Bytes the app gave, by write() or as chunks. */
   #given = 0;
+  #ended = false;
 
   constructor(
     environ: Environ | undefined,
@@ -217,6 +219,9 @@ class RequestWatcher implements Watcher {
   }
 
   end(status: number, sent: number | string): void {
+    // The first end is what the client got (see AccessLine.end).
+    if (this.#ended) return;
+    this.#ended = true;
     const size = sizeOf(sent);
     const took = (performance.now() - this.#started).toFixed(2);
     const parts = [

@@ -81,17 +81,19 @@ export class Spool {
     while (this.#queue.length > 0) {
       // Also between writes: what came during a write waits for company.
       await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
-      // Everything queued goes in one write: a burst costs one syscall.
-      const bytes = encoder.encode(this.#queue.join("\n") + "\n");
+      const lines = this.#queue;
       this.#queue = [];
       this.#waiting = 0;
       try {
+        // Everything queued goes in one write: a burst costs one syscall.
+        const bytes = encoder.encode(lines.join("\n") + "\n");
         for (let sent = 0; sent < bytes.byteLength;) {
           sent += await this.#to.write(bytes.subarray(sent));
         }
       } catch {
-        // A closed standard output: nothing more will ever be written.
-        this.#dropped += 1;
+        // A closed standard output, or a line that could not be made: the
+        // batch is lost and counted, and the queue goes on.
+        this.#dropped += lines.length;
       }
     }
     this.#draining = undefined;

@@ -347,6 +347,37 @@ Deno.test("refusals are in the access log too, with the bytes of their answer", 
   assert.ok(sizes.every((size) => Number(size) > 0));
 });
 
+Deno.test("a refused HEAD is logged with no bytes; a broken access log does not change a refusal", async () => {
+  const logged: string[] = [];
+  await using server = listen(echo, {
+    accessLog: (line) => logged.push(line),
+  });
+  // A HEAD's answer declares a length it does not carry: read the head only.
+  const conn = await connect(server.port);
+  await writeAll(
+    conn,
+    encoder.encode(`HEAD /${"a".repeat(9000)} HTTP/1.1\r\nHost: a\r\n\r\n`),
+  );
+  let head = "";
+  const buffer = new Uint8Array(4096);
+  for (let n; !head.includes("\r\n\r\n") && (n = await conn.read(buffer));) {
+    head += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  conn.close();
+  assert.equal(statusOf(head), "HTTP/1.1 414 URI Too Long");
+  assert.match(logged[0], /" 414 -$/);
+  await using broken = listen(echo, {
+    accessLog: () => {
+      throw new Error("the log is broken");
+    },
+  });
+  const long = await answer(
+    broken.port,
+    `GET /${"a".repeat(9000)} HTTP/1.1\r\nHost: a\r\n\r\n`,
+  );
+  assert.equal(statusOf(long), "HTTP/1.1 414 URI Too Long");
+});
+
 Deno.test("deno.signal fires when the client goes away while the app works", async () => {
   let reason: unknown;
   let started!: () => void;

@@ -155,9 +155,8 @@ Deno.test("access log: the lesson app on a real server gives one CLF line", asyn
   ]);
 });
 
-Deno.test("access log: a text body's size is its UTF-8 bytes, measured when the line is written", async () => {
+Deno.test("access log: a text body's size is its UTF-8 bytes, short or long", async () => {
   const { lines, sink } = recorder();
-  // A short text waits with its entry; a long one is measured at once.
   const text: Application = (environ, startResponse) => {
     startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
     return ["caf\u00e9 \u2615 \u{1F600}".repeat(environ.PATH_INFO.length)];
@@ -175,6 +174,42 @@ Deno.test("access log: a text body's size is its UTF-8 bytes, measured when the 
     '127.0.0.1 - - [DATE] "GET / HTTP/1.1" 200 14',
     `127.0.0.1 - - [DATE] "GET /${"x".repeat(199)} HTTP/1.1" 200 2800`,
   ]);
+});
+
+Deno.test("access log: an entry weighs at least what its line will, however long the method and URL", () => {
+  const entries: unknown[] = [];
+  const watch = watchers((entry) => entries.push(entry), undefined)!;
+  const request = new Request(`http://localhost/${"u".repeat(5000)}`, {
+    method: "M".repeat(60000),
+  });
+  watch(undefined, request, undefined).end(200, "caf\u00e9".repeat(1000));
+  const [entry] = entries as { length: number }[];
+  assert.ok(entry.length >= String(entry).length);
+});
+
+Deno.test("access log: an answer past appTimeout is logged once, as the client got it", async () => {
+  const { lines, sink, errors } = recorder();
+  const late: Application = (_environ, startResponse) => {
+    startResponse("200 OK", []);
+    return (async function* () {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      yield* [];
+    })();
+  };
+  const handler = toFetchHandler(late, {
+    accessLog: sink,
+    errors,
+    appTimeout: 0.1,
+  });
+  const response = await handler(new Request("http://localhost/late"));
+  assert.equal(response.status, 503);
+  await response.bytes();
+  // The application's (empty) body comes after the 503: it changes nothing.
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(
+    normalise(lines).filter((line) => !line.startsWith("wsgi.errors")),
+    ['- - - [DATE] "GET /late HTTP/1.1" 503 20'],
+  );
 });
 
 Deno.test("access log: the remote host is - when there is no connection", async () => {
@@ -742,16 +777,22 @@ Deno.test("log lines standard output cannot take are dropped and counted, never 
   );
 });
 
-Deno.test("standard output formats an entry when it writes it, and weighs it by its length", async () => {
+/** A spool over a sink that takes every write at once, and what it took. */
+function spooled(limit?: number) {
   const written: string[] = [];
+  const warnings: string[] = [];
   const sink = {
     write(bytes: Uint8Array) {
       written.push(new TextDecoder().decode(bytes));
       return Promise.resolve(bytes.byteLength);
     },
   };
-  const warnings: string[] = [];
-  const spool = new Spool(sink, (line) => warnings.push(line), 100);
+  const spool = new Spool(sink, (line) => warnings.push(line), limit);
+  return { spool, written, warnings };
+}
+
+Deno.test("standard output formats an entry when it writes it, and weighs it by its length", async () => {
+  const { spool, written, warnings } = spooled(100);
   let formatted = 0;
   const entry = (name: string) => ({
     length: 60,
@@ -770,5 +811,24 @@ Deno.test("standard output formats an entry when it writes it, and weighs it by 
   assert.equal(
     warnings.at(-1),
     "[wsgi] 1 log lines were dropped: standard output did not keep up",
+  );
+});
+
+Deno.test("a line that cannot be made loses its batch, counted, and the queue goes on", async () => {
+  const { spool, written, warnings } = spooled();
+  spool.push("lost with the broken one");
+  spool.push({
+    length: 10,
+    toString() {
+      throw new RangeError("Invalid string length");
+    },
+  });
+  await spool.flush(1);
+  spool.push("after");
+  await spool.flush(1);
+  assert.deepEqual(written, ["after\n"]);
+  assert.equal(
+    warnings[0],
+    "[wsgi] 2 log lines were dropped: standard output did not keep up",
   );
 });
