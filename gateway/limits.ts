@@ -11,7 +11,7 @@
  */
 
 import type { GatewayOptions } from "../types.ts";
-import type { Context } from "./context.ts";
+import type { Context, Listening } from "./context.ts";
 
 /** The size limits in force; 0 (or absent) is no limit. */
 export interface Limits {
@@ -67,7 +67,7 @@ function breach(
   request: Request,
   url: string,
   limits: Limits,
-  listening: Context["listening"],
+  listening: Listening,
 ): [status: number, why: string] | undefined {
   const authorityStart = url.indexOf("://") + 3;
   const targetStart = url.indexOf("/", authorityStart);

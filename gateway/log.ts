@@ -34,7 +34,7 @@ export interface Watcher {
   close(call: string): void;
   /**
    * The response is over: the bytes sent, or a text body whose UTF-8 length
-   * they are (measuring it is the log's cost, so the log pays it, later).
+   * they are (measuring it is the log's cost, so the log pays it).
    */
   end(status: number, sent: number | string): void;
 }
@@ -286,8 +286,8 @@ const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
 
 /**
  * `127.0.0.1 - - [23/Nov/2026:19:42:21 +0000] "GET / HTTP/1.1" 200 181`:
- * the Common Log Format, in local time, with `-` for no bytes. The date is
- * now unless given.
+ * the Common Log Format, in local time, with `-` for no bytes: the line of
+ * an access-log entry, for a request given as its environ and a date.
  */
 export function commonLogLine(
   environ: Pick<
@@ -296,7 +296,7 @@ export function commonLogLine(
   >,
   status: number,
   bytes: number,
-  date?: Date,
+  date: Date,
 ): string {
   return formatLine(
     environ.REMOTE_ADDR,
@@ -305,7 +305,7 @@ export function commonLogLine(
     environ.SERVER_PROTOCOL,
     status,
     bytes,
-    date === undefined ? now() : clfDate(date),
+    clfDate(date),
   );
 }
 
