@@ -141,14 +141,16 @@ const mean = (values: number[]) =>
   values.reduce((sum, value) => sum + value, 0) / values.length;
 
 const processes = Number(flags.processes);
-const servers = await Promise.all(
-  SIDES.flatMap((flag, side) =>
-    Array.from(
-      { length: processes },
-      async () => ({ side, ...await start(flag), cpu: [] as number[] }),
-    )
-  ),
-);
+// One after the other: a free port is only sure once its server holds it.
+const servers: (Awaited<ReturnType<typeof start>> & {
+  side: number;
+  cpu: number[];
+})[] = [];
+for (const [side, flag] of SIDES.entries()) {
+  for (let i = 0; i < processes; i++) {
+    servers.push({ side, ...await start(flag), cpu: [] as number[] });
+  }
+}
 const rps: number[][] = SIDES.map(() => []);
 const p99: number[][] = SIDES.map(() => []);
 const ratios: number[] = [];

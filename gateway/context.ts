@@ -11,9 +11,9 @@ import { type Timeouts, timeouts } from "./deadline.ts";
 import { standardError } from "./errors.ts";
 import { type Limits, limits } from "./limits.ts";
 import {
-  type EntrySink,
   type LogSink,
   standardOutput,
+  standardOutputSpool,
   type Watchers,
   watchers,
 } from "./log.ts";
@@ -48,20 +48,19 @@ export function context(options: GatewayOptions, onWire: boolean): Context {
     onWire,
     errors: options.errors ?? standardError,
     multiprocess: options.multiprocess ?? false,
-    watch: watchers(entries(options.accessLog), sink(options.trace)),
+    watch: watchers(
+      sink(options.accessLog, standardOutputSpool),
+      sink(options.trace, standardOutput),
+    ),
     limits: limits(options),
     timeouts: timeouts(options),
   };
 }
 
-function sink(option: boolean | LogSink | undefined): LogSink | undefined {
-  return option === true ? standardOutput : option || undefined;
-}
-
-/** A function of the application's gets each line as it is made. */
-function entries(
+/** `true` is standard output (its spool or its lines); a function, itself. */
+function sink<Standard>(
   option: boolean | LogSink | undefined,
-): EntrySink | undefined {
-  if (option === true) return standardOutput;
-  return option ? (line) => option(String(line)) : undefined;
+  standard: Standard,
+): Standard | LogSink | undefined {
+  return option === true ? standard : option || undefined;
 }

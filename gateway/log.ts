@@ -11,16 +11,17 @@
 import type { Environ } from "../types.ts";
 import { SERVER_PROTOCOL, targetOf } from "./environ.ts";
 import { encoder, utf8Length } from "./bytes.ts";
-import { type Line, Spool } from "./spool.ts";
+import { Batch, Spool } from "./spool.ts";
 
 /** Where a log writes its lines (without the trailing newline). */
 export type LogSink = (line: string) => void;
 
 /**
- * Where the gateway writes its access log: a line, or an entry that becomes
- * one when written ({@linkcode standardOutput} formats them in batches).
+ * Where the gateway writes its access log: a function that takes each line,
+ * or a spool that takes its bytes (a line to standard output is never a
+ * string).
  */
-export type EntrySink = (line: Line) => void;
+export type AccessSink = LogSink | Spool;
 
 /** The hooks the gateway calls as one request goes through it. */
 export interface Watcher {
@@ -41,20 +42,21 @@ export interface Watcher {
 
 // Standard error is written asynchronously too: it may be as stuck as
 // standard output, and a warning must not stop the server either.
-const spool = new Spool(
+/** Standard output, through a spool that never makes the server wait. */
+export const standardOutputSpool: Spool = new Spool(
   Deno.stdout,
   (line) => void Deno.stderr.write(encoder.encode(line + "\n")).catch(() => {}),
 );
 
-/** Standard output, through a queue that never makes the server wait. */
-export const standardOutput: EntrySink = (line) => spool.push(line);
+/** Standard output, a line at a time. */
+export const standardOutput: LogSink = (line) => standardOutputSpool.push(line);
 
 /**
  * Waits until the lines given to {@linkcode standardOutput} are written (at
  * most `seconds`, for a stuck pipe); the server's shutdown calls it.
  */
 export function flushStandardOutput(seconds?: number): Promise<void> {
-  return spool.flush(seconds);
+  return standardOutputSpool.flush(seconds);
 }
 
 /**
@@ -70,7 +72,7 @@ export type Watchers = (
 
 /** Makes watchers for a gateway, or nothing when no log is on. */
 export function watchers(
-  accessLog: EntrySink | undefined,
+  accessLog: AccessSink | undefined,
   trace: LogSink | undefined,
 ): Watchers | undefined {
   if (trace === undefined) {
@@ -84,29 +86,24 @@ export function watchers(
 
 /**
  * The access log alone: every step but the end costs nothing, and the end
- * only notes the status, the size and the time. The watcher is its own log
- * entry: its text is made when the sink asks for it, which standard output
- * does once for every line of a few milliseconds, off the request's path.
+ * writes the line: to standard output straight as bytes into the spool,
+ * where it keeps no object alive until the write.
  */
 class AccessLine implements Watcher {
   readonly tracing = false;
-  #sink: EntrySink;
+  #sink: AccessSink;
   // Read when the request starts (by the end Deno may have let go of the
   // request), from the request itself: the lazy environ's groups stay
   // unfilled for an application that reads nothing.
   #host?: string;
   #method: string;
   #url: string;
-  #status = 0;
-  #sent = 0;
-  #when = "";
-  /** What the line will weigh at most, for a queue's bound. */
-  length = 0;
+  #ended = false;
 
   constructor(
     request: Request,
     info: Deno.ServeHandlerInfo | undefined,
-    sink: EntrySink,
+    sink: AccessSink,
   ) {
     const remote = info?.remoteAddr as Deno.Addr | undefined;
     this.#host = remote && "hostname" in remote ? remote.hostname : undefined;
@@ -124,26 +121,26 @@ class AccessLine implements Watcher {
   end(status: number, sent: number | string): void {
     // The first end is what the client got: an answer past appTimeout is
     // not undone by the application's body coming after it.
-    if (this.#when !== "") return;
-    this.#status = status;
-    // Measured now: a text kept until the write could hold a page alive.
-    this.#sent = sizeOf(sent);
-    this.#when = now();
-    // Everything else fits in 128 bytes, an IPv6 peer included.
-    this.length = this.#method.length + this.#url.length + 128;
-    this.#sink(this);
-  }
-
-  toString(): string {
-    return formatLine(
-      this.#host,
-      this.#method,
-      targetOf(this.#url),
-      SERVER_PROTOCOL,
-      this.#status,
-      this.#sent,
-      this.#when,
-    );
+    if (this.#ended) return;
+    this.#ended = true;
+    const line: CommonLog = {
+      host: this.#host ?? "-",
+      method: this.#method,
+      target: targetOf(this.#url),
+      protocol: SERVER_PROTOCOL,
+      status,
+      bytes: sizeOf(sent),
+      when: now(),
+    };
+    if (typeof this.#sink === "function") {
+      this.#sink(commonLog(line));
+      return;
+    }
+    const batch = this.#sink.batch(bound(line));
+    if (batch !== undefined) {
+      write(batch, line);
+      batch.text("\n");
+    }
   }
 }
 
@@ -167,7 +164,7 @@ class RequestWatcher implements Watcher {
     request: Request,
     info: Deno.ServeHandlerInfo | undefined,
     number: number,
-    accessLog: EntrySink | undefined,
+    accessLog: AccessSink | undefined,
     trace: LogSink,
   ) {
     this.#number = number;
@@ -298,32 +295,62 @@ export function commonLogLine(
   bytes: number,
   date: Date,
 ): string {
-  return formatLine(
-    environ.REMOTE_ADDR,
-    environ.REQUEST_METHOD,
-    environ.REQUEST_URI,
-    environ.SERVER_PROTOCOL,
+  return commonLog({
+    host: environ.REMOTE_ADDR ?? "-",
+    method: environ.REQUEST_METHOD,
+    target: environ.REQUEST_URI,
+    protocol: environ.SERVER_PROTOCOL,
     status,
     bytes,
-    clfDate(date),
-  );
+    when: clfDate(date),
+  });
 }
 
-/** One template for the whole line: no piece is made only to be joined. */
-function formatLine(
-  host: string | undefined,
-  method: string,
-  target: string,
-  protocol: string,
-  status: number,
-  bytes: number,
-  when: string,
-): string {
-  return `${
-    host ?? "-"
-  } - - [${when}] "${method} ${target} ${protocol}" ${status} ${
-    bytes > 0 ? bytes : "-"
-  }`;
+/** What a line says, `-` for an unknown host. */
+interface CommonLog {
+  host: string;
+  method: string;
+  target: string;
+  protocol: string;
+  status: number;
+  bytes: number;
+  /** The date, formatted. */
+  when: string;
+}
+
+/** The line as text, made as bytes like every other: one format. */
+function commonLog(line: CommonLog): string {
+  const batch = new Batch(bound(line));
+  write(batch, line);
+  return decoder.decode(batch.bytes.subarray(0, batch.length));
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * The most bytes a line can take: three per UTF-16 unit of its texts, and
+ * 40 for its numbers (a status and a size) and punctuation.
+ */
+function bound(line: CommonLog): number {
+  return 3 * (line.host.length + line.method.length + line.target.length +
+        line.protocol.length + line.when.length) + 40;
+}
+
+function write(batch: Batch, line: CommonLog): void {
+  batch.text(line.host);
+  batch.text(" - - [");
+  batch.text(line.when);
+  batch.text('] "');
+  batch.text(line.method);
+  batch.text(" ");
+  batch.text(line.target);
+  batch.text(" ");
+  batch.text(line.protocol);
+  batch.text('" ');
+  batch.digits(line.status);
+  batch.text(" ");
+  if (line.bytes > 0) batch.digits(line.bytes);
+  else batch.text("-");
 }
 
 /** The date of this second: formatted once a second, not once a line. */

@@ -1,31 +1,69 @@
 /**
  * Log lines on their way to standard output without ever stopping the
- * server: a bounded queue drained by asynchronous writes. A sink that
- * cannot keep up (a full pipe nobody reads, a slow terminal) costs lines,
- * counted and reported on standard error, never a request.
+ * server: UTF-8 gathered in a bounded buffer, drained by asynchronous
+ * writes. A sink that cannot keep up (a full pipe nobody reads, a slow
+ * terminal) costs lines, counted and reported on standard error, never a
+ * request.
+ *
+ * A line becomes bytes as it is queued: a queue of strings or entries kept
+ * each of them alive for the garbage collector to move, which under load
+ * cost more than making the line.
  *
  * @module
  */
 
-import { encoder } from "./bytes.ts";
+import { encoder, utf8Length } from "./bytes.ts";
 
 /** How long lines gather before a write: a log line is never later. */
 const GATHER_MS = 10;
-
-/**
- * A line, or what makes it when written: an access-log entry waits as its
- * parts, and all the entries of a write are formatted together. `length`
- * need only be near: it counts against the spool's bound.
- */
-export type Line = string | { readonly length: number; toString(): string };
 
 /** Where a spool writes: `Deno.stdout` has this shape. */
 export interface Writer {
   write(bytes: Uint8Array): Promise<number>;
 }
 
+/** The bytes of the lines gathered for one write. */
+export class Batch {
+  bytes: Uint8Array;
+  length = 0;
+
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+  }
+
+  /**
+   * `text` from `from` to `to`, as UTF-8. The caller has made room for it
+   * (three bytes per UTF-16 unit are always enough).
+   */
+  text(text: string, from = 0, to = text.length): void {
+    const bytes = this.bytes;
+    let at = this.length;
+    for (let i = from; i < to; i++) {
+      const code = text.charCodeAt(i);
+      if (code > 0x7f) {
+        // Addresses, methods and URLs are ASCII: the rest seldom comes.
+        at += encoder.encodeInto(text.slice(i, to), bytes.subarray(at)).written;
+        break;
+      }
+      bytes[at++] = code;
+    }
+    this.length = at;
+  }
+
+  /** A whole number, in decimal. */
+  digits(n: number): void {
+    let last = this.length;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) last++;
+    this.length = last + 1;
+    for (let rest = n;; rest = Math.floor(rest / 10)) {
+      this.bytes[last--] = 48 + rest % 10;
+      if (rest < 10) return;
+    }
+  }
+}
+
 /**
- * A bounded queue of lines drained by one asynchronous write loop. When
+ * A bounded buffer of lines drained by one asynchronous write loop. When
  * `limit` bytes are waiting, new lines are dropped and counted: one warning
  * line says so when it starts, one gives the count when it ends.
  */
@@ -33,8 +71,9 @@ export class Spool {
   #to: Writer;
   #warn: (line: string) => void;
   #limit: number;
-  #queue: Line[] = [];
-  #waiting = 0;
+  /** Where lines go now; the other batch is being written, or empty. */
+  #batch: Batch;
+  #spare?: Batch;
   #dropped = 0;
   #draining?: Promise<void>;
 
@@ -42,21 +81,43 @@ export class Spool {
     this.#to = to;
     this.#warn = warn;
     this.#limit = limit;
+    this.#batch = new Batch(Math.min(limit, 1 << 16));
   }
 
   /** Queues one line (without its newline); never waits. */
-  push(line: Line): void {
-    if (this.#waiting + line.length >= this.#limit) {
-      if (this.#dropped++ === 0) {
-        this.#warn(
-          "[wsgi] standard output is not keeping up: log lines are being dropped",
-        );
+  push(line: string): void {
+    const batch = this.batch(utf8Length(line));
+    if (batch === undefined) return;
+    batch.text(line);
+    batch.text("\n");
+  }
+
+  /**
+   * The batch to write one line of at most `most` bytes and its newline
+   * into, right now; or nothing when the spool is full, and the line is
+   * dropped and counted.
+   */
+  batch(most: number): Batch | undefined {
+    let batch = this.#batch;
+    const needed = batch.length + most + 1;
+    if (needed > batch.bytes.length) {
+      if (needed > this.#limit) {
+        if (this.#dropped++ === 0) {
+          this.#warn(
+            "[wsgi] standard output is not keeping up: log lines are being dropped",
+          );
+        }
+        return undefined;
       }
-      return;
+      const grown = new Batch(
+        Math.min(this.#limit, Math.max(needed, 2 * batch.bytes.length)),
+      );
+      grown.bytes.set(batch.bytes.subarray(0, batch.length));
+      grown.length = batch.length;
+      batch = this.#batch = grown;
     }
-    this.#queue.push(line);
-    this.#waiting += line.length + 1;
     this.#draining ??= this.#drain();
+    return batch;
   }
 
   /**
@@ -78,24 +139,28 @@ export class Spool {
   async #drain(): Promise<void> {
     // The lines of a few milliseconds go out together: under load, one
     // write for hundreds of requests, not one per turn of the event loop.
-    while (this.#queue.length > 0) {
+    // The first is being written as this starts: the loop tests after.
+    do {
       // Also between writes: what came during a write waits for company.
       await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
-      const lines = this.#queue;
-      this.#queue = [];
-      this.#waiting = 0;
+      const batch = this.#batch;
+      // Lines that come during the write go into the other batch.
+      this.#batch = this.#spare ?? new Batch(batch.bytes.length);
+      this.#spare = undefined;
       try {
-        // Everything queued goes in one write: a burst costs one syscall.
-        const bytes = encoder.encode(lines.join("\n") + "\n");
-        for (let sent = 0; sent < bytes.byteLength;) {
-          sent += await this.#to.write(bytes.subarray(sent));
+        for (let sent = 0; sent < batch.length;) {
+          sent += await this.#to.write(
+            batch.bytes.subarray(sent, batch.length),
+          );
         }
       } catch {
-        // A closed standard output, or a line that could not be made: the
-        // batch is lost and counted, and the queue goes on.
-        this.#dropped += lines.length;
+        // A closed standard output: the batch is lost and counted, and the
+        // spool goes on.
+        this.#dropped += lines(batch);
       }
-    }
+      batch.length = 0;
+      this.#spare = batch;
+    } while (this.#batch.length > 0);
     this.#draining = undefined;
     this.#report();
   }
@@ -107,4 +172,10 @@ export class Spool {
     );
     this.#dropped = 0;
   }
+}
+
+function lines(batch: Batch): number {
+  let count = 0;
+  for (let i = 0; i < batch.length; i++) if (batch.bytes[i] === 10) count++;
+  return count;
 }

@@ -176,15 +176,24 @@ Deno.test("access log: a text body's size is its UTF-8 bytes, short or long", as
   ]);
 });
 
-Deno.test("access log: an entry weighs at least what its line will, however long the method and URL", () => {
-  const entries: unknown[] = [];
-  const watch = watchers((entry) => entries.push(entry), undefined)!;
-  const request = new Request(`http://localhost/${"u".repeat(5000)}`, {
-    method: "M".repeat(60000),
-  });
-  watch(undefined, request, undefined).end(200, "caf\u00e9".repeat(1000));
-  const [entry] = entries as { length: number }[];
-  assert.ok(entry.length >= String(entry).length);
+Deno.test("access log: a line to standard output goes whole into its spool, however long the method and URL", async () => {
+  const { spool, written, warnings } = spooled();
+  const watch = watchers(spool, undefined)!;
+  const target = `/caf\u00e9/${"u".repeat(5000)}`;
+  const method = "M".repeat(60000);
+  watch(
+    undefined,
+    new Request(`http://localhost${target}`, { method }),
+    undefined,
+  )
+    .end(200, "caf\u00e9".repeat(1000));
+  await spool.flush(1);
+  assert.deepEqual(normalise(written), [
+    `- - - [DATE] "${method} /caf%C3%A9/${
+      "u".repeat(5000)
+    } HTTP/1.1" 200 5000\n`,
+  ]);
+  assert.deepEqual(warnings, []);
 });
 
 Deno.test("access log: an answer past appTimeout is logged once, as the client got it", async () => {
@@ -791,44 +800,59 @@ function spooled(limit?: number) {
   return { spool, written, warnings };
 }
 
-Deno.test("standard output formats an entry when it writes it, and weighs it by its length", async () => {
+Deno.test("standard output: a line past the spool's bound is dropped, counted, and the next that fits goes in", async () => {
   const { spool, written, warnings } = spooled(100);
-  let formatted = 0;
-  const entry = (name: string) => ({
-    length: 60,
-    toString() {
-      formatted++;
-      return name;
-    },
-  });
-  spool.push(entry("first"));
-  // 60 and 60 do not fit in 100: the second entry is dropped, unformatted.
-  spool.push(entry("second"));
-  assert.equal(formatted, 0, "nothing is formatted on the request's path");
+  const watch = watchers(spool, undefined)!;
+  const request = (target: string) =>
+    new Request(`http://localhost${target}`, { method: "GET" });
+  // A line is given room for three bytes per character: 150 do not fit.
+  watch(undefined, request("/" + "x".repeat(50)), undefined).end(200, 1);
+  spool.push("short");
   await spool.flush(1);
-  assert.deepEqual(written, ["first\n"]);
-  assert.equal(formatted, 1);
-  assert.equal(
-    warnings.at(-1),
+  assert.deepEqual(written, ["short\n"]);
+  assert.deepEqual(warnings, [
+    "[wsgi] standard output is not keeping up: log lines are being dropped",
     "[wsgi] 1 log lines were dropped: standard output did not keep up",
-  );
+  ]);
 });
 
-Deno.test("a line that cannot be made loses its batch, counted, and the queue goes on", async () => {
-  const { spool, written, warnings } = spooled();
-  spool.push("lost with the broken one");
-  spool.push({
-    length: 10,
-    toString() {
-      throw new RangeError("Invalid string length");
+Deno.test("standard output: a write that fails loses its batch, counted, and the spool goes on", async () => {
+  const written: string[] = [];
+  const warnings: string[] = [];
+  let fail = true;
+  const sink = {
+    write(bytes: Uint8Array) {
+      if (fail) {
+        fail = false;
+        return Promise.reject(new Deno.errors.BrokenPipe("closed"));
+      }
+      written.push(new TextDecoder().decode(bytes));
+      return Promise.resolve(bytes.byteLength);
     },
-  });
+  };
+  const spool = new Spool(sink, (line) => warnings.push(line));
+  spool.push("lost");
+  spool.push("with it");
   await spool.flush(1);
   spool.push("after");
   await spool.flush(1);
   assert.deepEqual(written, ["after\n"]);
-  assert.equal(
-    warnings[0],
+  assert.deepEqual(warnings, [
     "[wsgi] 2 log lines were dropped: standard output did not keep up",
-  );
+  ]);
+});
+
+Deno.test("standard output: UTF-8 and numbers are written as the text they are", async () => {
+  const { spool, written } = spooled();
+  const batch = spool.batch(64)!;
+  batch.text("caf\u00e9 \u{1F600} ");
+  for (const n of [0, 7, 10, 404, 1234567890123]) {
+    batch.digits(n);
+    batch.text(" ");
+  }
+  batch.text("\n");
+  await spool.flush(1);
+  assert.deepEqual(written, [
+    "caf\u00e9 \u{1F600} 0 7 10 404 1234567890123 \n",
+  ]);
 });
