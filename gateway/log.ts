@@ -11,7 +11,7 @@
 import type { Environ } from "../types.ts";
 import { SERVER_PROTOCOL, targetOf } from "./environ.ts";
 import { encoder, utf8Length } from "./bytes.ts";
-import { Batch, Spool } from "./spool.ts";
+import { Spool } from "./spool.ts";
 
 /** Where a log writes its lines (without the trailing newline). */
 export type LogSink = (line: string) => void;
@@ -318,39 +318,54 @@ interface CommonLog {
   when: string;
 }
 
-/** The line as text, made as bytes like every other: one format. */
+/** The line as text, through the one format. */
 function commonLog(line: CommonLog): string {
-  const batch = new Batch(bound(line));
-  write(batch, line);
-  return decoder.decode(batch.bytes.subarray(0, batch.length));
+  const text = new Text();
+  write(text, line);
+  return text.value;
 }
 
-const decoder = new TextDecoder();
+/** Where a line is written: the spool's bytes, or a string. */
+interface Out {
+  text(text: string): void;
+  digits(n: number): void;
+}
+
+class Text implements Out {
+  value = "";
+  text(text: string): void {
+    this.value += text;
+  }
+  digits(n: number): void {
+    this.value += n;
+  }
+}
 
 /**
  * The most bytes a line can take: three per UTF-16 unit of its texts, and
- * 40 for its numbers (a status and a size) and punctuation.
+ * 64 for its punctuation and two numbers (a number's text, as
+ * `commonLogLine` may be given any, is at most 25 characters).
  */
 function bound(line: CommonLog): number {
   return 3 * (line.host.length + line.method.length + line.target.length +
-        line.protocol.length + line.when.length) + 40;
+        line.protocol.length + line.when.length) + 64;
 }
 
-function write(batch: Batch, line: CommonLog): void {
-  batch.text(line.host);
-  batch.text(" - - [");
-  batch.text(line.when);
-  batch.text('] "');
-  batch.text(line.method);
-  batch.text(" ");
-  batch.text(line.target);
-  batch.text(" ");
-  batch.text(line.protocol);
-  batch.text('" ');
-  batch.digits(line.status);
-  batch.text(" ");
-  if (line.bytes > 0) batch.digits(line.bytes);
-  else batch.text("-");
+function write(out: Out, line: CommonLog): void {
+  out.text(line.host);
+  out.text(" - - [");
+  out.text(line.when);
+  out.text('] "');
+  out.text(line.method);
+  out.text(" ");
+  out.text(line.target);
+  out.text(" ");
+  out.text(line.protocol);
+  out.text('" ');
+  out.digits(line.status);
+  out.text(" ");
+  if (line.bytes > 0) out.digits(line.bytes);
+  else out.text("-");
 }
 
 /** The date of this second: formatted once a second, not once a line. */

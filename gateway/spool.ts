@@ -50,8 +50,9 @@ export class Batch {
     this.length = at;
   }
 
-  /** A whole number, in decimal. */
+  /** A number, in decimal: a whole one without making a string. */
   digits(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) return this.text(String(n));
     let last = this.length;
     for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) last++;
     this.length = last + 1;
@@ -64,8 +65,9 @@ export class Batch {
 
 /**
  * A bounded buffer of lines drained by one asynchronous write loop. When
- * `limit` bytes are waiting, new lines are dropped and counted: one warning
- * line says so when it starts, one gives the count when it ends.
+ * `limit` bytes are gathered (besides the batch being written, as large at
+ * most), new lines are dropped and counted: one warning line says so when
+ * it starts, one gives the count when it ends.
  */
 export class Spool {
   #to: Writer;
@@ -147,16 +149,19 @@ export class Spool {
       // Lines that come during the write go into the other batch.
       this.#batch = this.#spare ?? new Batch(batch.bytes.length);
       this.#spare = undefined;
+      let sent = 0;
       try {
-        for (let sent = 0; sent < batch.length;) {
-          sent += await this.#to.write(
+        while (sent < batch.length) {
+          const written = await this.#to.write(
             batch.bytes.subarray(sent, batch.length),
           );
+          if (!(written > 0)) throw new Error("nothing written");
+          sent += written;
         }
       } catch {
-        // A closed standard output: the batch is lost and counted, and the
-        // spool goes on.
-        this.#dropped += lines(batch);
+        // A closed standard output: what is left of the batch is lost and
+        // counted, and the spool goes on.
+        this.#dropped += lines(batch.bytes.subarray(sent, batch.length));
       }
       batch.length = 0;
       this.#spare = batch;
@@ -174,8 +179,8 @@ export class Spool {
   }
 }
 
-function lines(batch: Batch): number {
+function lines(bytes: Uint8Array): number {
   let count = 0;
-  for (let i = 0; i < batch.length; i++) if (batch.bytes[i] === 10) count++;
+  for (const byte of bytes) if (byte === 10) count++;
   return count;
 }

@@ -816,43 +816,66 @@ Deno.test("standard output: a line past the spool's bound is dropped, counted, a
   ]);
 });
 
-Deno.test("standard output: a write that fails loses its batch, counted, and the spool goes on", async () => {
-  const written: string[] = [];
-  const warnings: string[] = [];
-  let fail = true;
-  const sink = {
-    write(bytes: Uint8Array) {
-      if (fail) {
-        fail = false;
-        return Promise.reject(new Deno.errors.BrokenPipe("closed"));
-      }
-      written.push(new TextDecoder().decode(bytes));
-      return Promise.resolve(bytes.byteLength);
-    },
-  };
-  const spool = new Spool(sink, (line) => warnings.push(line));
-  spool.push("lost");
-  spool.push("with it");
-  await spool.flush(1);
-  spool.push("after");
-  await spool.flush(1);
-  assert.deepEqual(written, ["after\n"]);
-  assert.deepEqual(warnings, [
-    "[wsgi] 2 log lines were dropped: standard output did not keep up",
-  ]);
-});
+/**
+ * Sinks whose first writes go wrong, each way a write can: what each write
+ * does in turn (fail, take the first line, take a number of bytes); the
+ * writes after the script take everything.
+ */
+const FAILING_WRITES: [string, ("fail" | "line" | number)[], number][] = [
+  ["fails", ["fail"], 3],
+  ["fails after a part", ["line", "fail"], 2],
+  // A writer that takes nothing would otherwise be asked again forever.
+  ["takes nothing", [0], 3],
+];
+
+for (const [how, script, lost] of FAILING_WRITES) {
+  Deno.test(`standard output: a write that ${how} loses what it did not write, counted, and the spool goes on`, async () => {
+    const written: string[] = [];
+    const warnings: string[] = [];
+    const steps = [...script];
+    const sink = {
+      write(bytes: Uint8Array) {
+        const step = steps.shift() ?? bytes.byteLength;
+        if (step === "fail") {
+          return Promise.reject(new Deno.errors.BrokenPipe("closed"));
+        }
+        const taken = step === "line" ? bytes.indexOf(10) + 1 : step;
+        if (taken > 0) {
+          written.push(new TextDecoder().decode(bytes.subarray(0, taken)));
+        }
+        return Promise.resolve(taken);
+      },
+    };
+    const spool = new Spool(sink, (line) => warnings.push(line));
+    spool.push("first");
+    spool.push("second");
+    spool.push("third");
+    await spool.flush(1);
+    spool.push("after");
+    await spool.flush(1);
+    assert.deepEqual(
+      written,
+      lost === 2 ? ["first\n", "after\n"] : ["after\n"],
+    );
+    assert.deepEqual(warnings, [
+      `[wsgi] ${lost} log lines were dropped: standard output did not keep up`,
+    ]);
+  });
+}
 
 Deno.test("standard output: UTF-8 and numbers are written as the text they are", async () => {
   const { spool, written } = spooled();
   const batch = spool.batch(64)!;
   batch.text("caf\u00e9 \u{1F600} ");
-  for (const n of [0, 7, 10, 404, 1234567890123]) {
+  // What is not a whole number is written as String writes it, never
+  // looped over digit by digit.
+  for (const n of [0, 7, 10, 404, 1234567890123, -5, 1.5, NaN, Infinity]) {
     batch.digits(n);
     batch.text(" ");
   }
   batch.text("\n");
   await spool.flush(1);
   assert.deepEqual(written, [
-    "caf\u00e9 \u{1F600} 0 7 10 404 1234567890123 \n",
+    "caf\u00e9 \u{1F600} 0 7 10 404 1234567890123 -5 1.5 NaN Infinity \n",
   ]);
 });
