@@ -32,17 +32,17 @@ export class Batch {
   }
 
   /**
-   * `text` from `from` to `to`, as UTF-8. The caller has made room for it
-   * (three bytes per UTF-16 unit are always enough).
+   * `text` as UTF-8. The caller has made room for it (three bytes per UTF-16
+   * unit are always enough).
    */
-  text(text: string, from = 0, to = text.length): void {
+  text(text: string): void {
     const bytes = this.bytes;
     let at = this.length;
-    for (let i = from; i < to; i++) {
+    for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
       if (code > 0x7f) {
         // Addresses, methods and URLs are ASCII: the rest seldom comes.
-        at += encoder.encodeInto(text.slice(i, to), bytes.subarray(at)).written;
+        at += encoder.encodeInto(text.slice(i), bytes.subarray(at)).written;
         break;
       }
       bytes[at++] = code;
