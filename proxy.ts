@@ -83,6 +83,8 @@ const SAVED = [
 
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 const PORT = /^\d{1,5}$/;
+const IPV4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const PREFIX = /^\/[^\s?#]*$/;
 
 /**
@@ -132,7 +134,8 @@ export function proxyFix(
 
     const client = forwarded?.get("for") ??
       pick("HTTP_X_FORWARDED_FOR", trust.for);
-    if (client) environ.REMOTE_ADDR = address(client);
+    const ip = client && address(client);
+    if (ip) environ.REMOTE_ADDR = ip;
     const scheme = forwarded?.get("proto") ??
       pick("HTTP_X_FORWARDED_PROTO", trust.proto);
     if (scheme === "http" || scheme === "https") {
@@ -140,9 +143,11 @@ export function proxyFix(
     }
     const host = forwarded?.get("host") ??
       pick("HTTP_X_FORWARDED_HOST", trust.host);
-    if (host && HOST.test(host)) setHost(environ, host);
+    if (host && HOST.test(host) && portOf(host) !== undefined) {
+      setHost(environ, host);
+    }
     const port = last(environ.HTTP_X_FORWARDED_PORT, trust.port);
-    if (port && PORT.test(port)) setPort(environ, port);
+    if (port && isPort(port)) setPort(environ, port);
     const prefix = last(environ.HTTP_X_FORWARDED_PREFIX, trust.prefix);
     if (prefix && PREFIX.test(prefix)) {
       environ.SCRIPT_NAME = prefix.replace(/\/+$/, "");
@@ -193,12 +198,53 @@ function element(
 }
 
 /** A forwarded node (`[2001:db8::1]:4711`, `192.0.2.1:80`) without its port. */
-function address(node: string): string {
-  if (node.startsWith("[")) return node.slice(1, node.indexOf("]"));
-  const colon = node.indexOf(":");
-  return colon !== -1 && colon === node.lastIndexOf(":")
-    ? node.slice(0, colon)
-    : node;
+/**
+ * The IP address of a forwarded node (`1.2.3.4`, `1.2.3.4:80`, `[::1]:80`,
+ * `::1`), or undefined for anything else (`unknown`, an obfuscated
+ * `_name`, text that is no address): what is not an address is not trusted.
+ */
+function address(node: string): string | undefined {
+  let ip = node;
+  if (node.startsWith("[")) {
+    const end = node.indexOf("]");
+    const rest = node.slice(end + 1);
+    if (
+      end === -1 || (rest !== "" && !(rest[0] === ":" && isPort(rest.slice(1))))
+    ) {
+      return undefined;
+    }
+    ip = node.slice(1, end);
+  } else {
+    const colon = node.indexOf(":");
+    if (colon !== -1 && colon === node.lastIndexOf(":")) {
+      if (!isPort(node.slice(colon + 1))) return undefined;
+      ip = node.slice(0, colon);
+    }
+  }
+  return IPV4.test(ip) || isIPv6(ip) ? ip : undefined;
+}
+
+function isIPv6(text: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !text.includes(":")) return false;
+  try {
+    new URL(`http://[${text}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A port in 1–65535, written as digits. */
+function isPort(text: string): boolean {
+  return PORT.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+}
+
+/** The port a host names ("" when none), or undefined when out of range. */
+function portOf(host: string): string | undefined {
+  const colon = host.lastIndexOf(":");
+  if (colon <= host.lastIndexOf("]")) return "";
+  const port = host.slice(colon + 1);
+  return isPort(port) ? port : undefined;
 }
 
 function setHost(environ: Environ, host: string): void {

@@ -298,6 +298,12 @@ const PATH_UNSAFE = /[^A-Za-z0-9_.~/;=,-]/gu;
 
 function quote(text: string, unsafe: RegExp): string {
   return text.replace(unsafe, (char) => {
+    // A byte the gateway found outside valid UTF-8 (U+DC80 + the byte, as
+    // Python's surrogateescape) goes back as that byte.
+    const code = char.charCodeAt(0);
+    if (code >= 0xdc80 && code <= 0xdcff) {
+      return `%${(code - 0xdc00).toString(16).toUpperCase()}`;
+    }
     let escaped = "";
     for (const byte of encoder.encode(char)) {
       escaped += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;

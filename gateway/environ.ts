@@ -19,6 +19,7 @@ import type { Environ } from "../types.ts";
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
 import { fileWrapper } from "./file_wrapper.ts";
+import { authorityOf, contentLength, type Head, targetOf } from "./head.ts";
 import type { Input } from "./input.ts";
 
 /** The groups of keys filled on first touch, as bits. */
@@ -34,13 +35,14 @@ const SIGNAL = 8;
 export const SERVER_PROTOCOL = "HTTP/1.1";
 
 /**
- * Builds the environ of `request`, whose `url` the gateway has already
- * read. The target is cut out of the URL as a string, so the query and any
- * bad escapes in the path reach the application exactly as they came.
+ * Builds the environ of `request`, whose `url` and Host header the gateway
+ * has already read. The target is cut out of the URL past the Host, so the
+ * query and any bad escapes in the path reach the application exactly as
+ * they came, and no Host can move the path.
  */
 export function makeEnviron(
   request: Request,
-  url: string,
+  head: Head,
   info: Deno.ServeHandlerInfo | undefined,
   context: Context,
   input: Input,
@@ -64,7 +66,7 @@ export function makeEnviron(
   environ["wsgi.file_wrapper"] = fileWrapper;
   environ["deno.request"] = request;
   if (info !== undefined) environ["deno.info"] = info;
-  const lazy = new Lazy(request, url, info, context, signals);
+  const lazy = new Lazy(head, info, context, signals);
   (environ as unknown as Record<symbol, Lazy>)[LAZY] = lazy;
   return lazy.proxy = new Proxy(environ, lazy);
 }
@@ -104,26 +106,21 @@ class Lazy implements ProxyHandler<Environ> {
   /** What `Object.getPrototypeOf` answers while the target's is ours. */
   #prototype: object | null = Object.prototype;
   #signals: SignalSource;
-  #request: Request;
-  #url: string;
+  #head: Head;
   #info?: Deno.ServeHandlerInfo;
   #context: Context;
   #unfilled: number;
   /** Header keys deleted before every header was fetched. */
   #gone?: Set<string>;
-  /** Deno's Headers, once asked for: each get is then one lookup. */
-  #headers?: Headers;
 
   constructor(
-    request: Request,
-    url: string,
+    head: Head,
     info: Deno.ServeHandlerInfo | undefined,
     context: Context,
     signals: SignalSource,
   ) {
     this.#signals = signals;
-    this.#request = request;
-    this.#url = url;
+    this.#head = head;
     this.#info = info;
     this.#context = context;
     this.#unfilled = TARGET | HEADERS | SIGNAL |
@@ -230,8 +227,9 @@ class Lazy implements ProxyHandler<Environ> {
       this.#gone?.has(header)
     ) return;
     try {
-      const headers = this.#headers ??= this.#request.headers;
-      const value = headerOf(headers, header, this.#url);
+      const value = header === "HTTP_HOST"
+        ? this.#head.host ?? this.#authority()
+        : headerOf(this.#head.headers, header);
       if (value !== undefined) environ[header] = value;
     } catch (error) {
       this.#unfilled &= ~HEADERS;
@@ -253,15 +251,19 @@ class Lazy implements ProxyHandler<Environ> {
   #fill(environ: Environ, group: number): boolean {
     if ((this.#unfilled & group) === 0) return false;
     this.#unfilled &= ~group;
-    if (group === TARGET) fillTarget(environ, this.#url);
+    if (group === TARGET) fillTarget(environ, this.#head);
     else if (group === SIGNAL) {
       environ["deno.signal"] = this.#signals.signal();
     } else {
       try {
         if (group === REMOTE) fillRemote(environ, this.#info!);
         else {
-          const headers = this.#headers ??= this.#request.headers;
-          fillHeaders(environ, headers, this.#url, this.#gone);
+          fillHeaders(
+            environ,
+            this.#head.headers,
+            this.#authority(),
+            this.#gone,
+          );
         }
       } catch (error) {
         // Deno closes a request as soon as a whole response is handed over.
@@ -269,6 +271,19 @@ class Lazy implements ProxyHandler<Environ> {
       }
     }
     return true;
+  }
+
+  /**
+   * What stands for a Host the client did not send: HTTP/2's `:authority`
+   * or an absolute-form target, which Deno keeps only in the URL; nothing
+   * when the URL holds Deno's own fallback, as for HTTP/1.0 with no Host.
+   */
+  #authority(): string | undefined {
+    if (this.#head.host !== null) return undefined;
+    const authority = authorityOf(this.#head);
+    return authority === this.#context.listening.fallback
+      ? undefined
+      : authority;
   }
 
   /** A group first touched after Deno let go of the request: say so, once. */
@@ -312,12 +327,12 @@ function groupOf(key: string): number {
  * The method and what the URL holds: `request.url` is
  * `scheme://authority/target`.
  */
-function fillTarget(environ: Environ, url: string): void {
-  const target = targetOf(url);
+function fillTarget(environ: Environ, head: Head): void {
+  const target = targetOf(head);
   const queryStart = target.indexOf("?");
   const rawPath = queryStart === -1 ? target : target.slice(0, queryStart);
-  const scheme = url.startsWith("https:") ? "https" : "http";
-  const authority = authorityOf(url);
+  const scheme = head.url.startsWith("https:") ? "https" : "http";
+  const authority = authorityOf(head);
   environ.REQUEST_METHOD = (environ["deno.request"] as Request).method;
   environ.PATH_INFO = decodePath(rawPath);
   environ.QUERY_STRING = queryStart === -1 ? "" : target.slice(queryStart + 1);
@@ -341,12 +356,13 @@ function fillRemote(environ: Environ, info: Deno.ServeHandlerInfo): void {
 
 /**
  * Every header, as `HTTP_*` keys and the two CGI ones, but for those the
- * application already wrote or deleted.
+ * application already wrote or deleted; `authority` is HTTP_HOST when the
+ * client sent no Host header.
  */
 function fillHeaders(
   environ: Environ,
   headers: Headers,
-  url: string,
+  authority: string | undefined,
   gone: Set<string> | undefined,
 ): void {
   const keep = (key: string, value: string) => {
@@ -357,25 +373,18 @@ function fillHeaders(
     const key = keyOf(name);
     if (key !== undefined) keep(key, valueOf(name, value));
   });
-  keep("HTTP_HOST", authorityOf(url));
+  if (authority !== undefined) keep("HTTP_HOST", authority);
 }
 
 /**
  * One header, for its environ key; undefined when the request has none. A
  * `Headers.get` costs one lookup once Deno has made the Headers.
  */
-function headerOf(
-  headers: Headers,
-  key: string,
-  url: string,
-): string | undefined {
+function headerOf(headers: Headers, key: string): string | undefined {
   const name = nameOf(key);
   if (name === undefined) return undefined;
   const value = headers.get(name);
   if (value !== null) return valueOf(name, value);
-  // HTTP/2 carries the host in :authority, which Deno keeps only in the URL;
-  // a request with neither was refused before the environ was built.
-  if (key === "HTTP_HOST") return authorityOf(url);
 }
 
 const cgiNames = new Map<string, string | undefined>();
@@ -412,29 +421,11 @@ function nameOf(key: string): string | undefined {
 /** A header's value as the environ holds it. */
 function valueOf(name: string, value: string): string {
   // Deno joins a repeated Content-Length ("3, 3"); it refuses unequal ones.
-  if (name === "content-length") return value.split(",", 1)[0].trim();
+  if (name === "content-length") return contentLength(value);
   // A Headers object joins repeated Cookie lines with ", ", as Deno.serve
   // does not: cookies hold no ", " of their own (RFC 6265).
   if (name === "cookie") return value.replaceAll(", ", "; ");
   return value;
-}
-
-/**
- * The request target as received, path and query, of `scheme://authority/…`
- * (`REQUEST_URI`): cut out as a string, so nothing in it is normalized.
- */
-export function targetOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("://") + 3);
-  if (start === -1) return "/";
-  const end = url.indexOf("#", start);
-  return url.slice(start, end === -1 ? url.length : end) || "/";
-}
-
-/** The authority of `scheme://authority/…`. */
-function authorityOf(url: string): string {
-  const start = url.indexOf("://") + 3;
-  const end = url.indexOf("/", start);
-  return url.slice(start, end === -1 ? url.length : end);
 }
 
 function hostOf(authority: string): string {
@@ -453,14 +444,15 @@ function portOf(authority: string, scheme: string): string {
     : "80";
 }
 
-const utf8 = new TextDecoder();
 // One escape, captured so that split() keeps it as a part of its own.
 const ESCAPE = /(%[0-9a-fA-F]{2})/;
 
 /**
- * Percent-decodes a path as UTF-8. Malformed escapes stay as they are and
- * invalid UTF-8 becomes U+FFFD, so it never throws; the exact bytes remain
- * in REQUEST_URI.
+ * Percent-decodes a path as UTF-8, losslessly: a byte that is not part of
+ * valid UTF-8 becomes U+DC80 + its value, as Python's `surrogateescape`
+ * does, so two different paths never read the same (latin-1 for bad bytes
+ * alone would make `/%E9` read as `/%C3%A9` does). Malformed escapes stay
+ * as they are, and it never throws; the exact bytes remain in REQUEST_URI.
  */
 function decodePath(raw: string): string {
   if (!raw.includes("%")) return raw;
@@ -474,8 +466,54 @@ function decodePath(raw: string): string {
       if (ESCAPE.test(part)) bytes.push(parseInt(part.slice(1), 16));
       else bytes.push(...encoder.encode(part));
     }
-    return utf8.decode(new Uint8Array(bytes));
+    return escapingDecode(bytes);
   }
+}
+
+/** UTF-8 with every byte outside a valid sequence as a lone surrogate. */
+function escapingDecode(bytes: number[]): string {
+  let text = "";
+  for (let i = 0; i < bytes.length;) {
+    const length = sequenceAt(bytes, i);
+    if (length === 0) text += String.fromCharCode(0xdc00 + bytes[i++]);
+    else {
+      text += utf8.decode(new Uint8Array(bytes.slice(i, i + length)));
+      i += length;
+    }
+  }
+  return text;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The length of the valid UTF-8 sequence at `i`, or 0: no overlong forms,
+ * no surrogates, nothing past U+10FFFF (RFC 3629, section 4).
+ */
+function sequenceAt(bytes: number[], i: number): number {
+  const lead = bytes[i];
+  if (lead < 0x80) return 1;
+  const [length, low, high] = lead >= 0xc2 && lead <= 0xdf
+    ? [2, 0x80, 0xbf]
+    : lead === 0xe0
+    ? [3, 0xa0, 0xbf]
+    : lead === 0xed
+    ? [3, 0x80, 0x9f]
+    : lead >= 0xe1 && lead <= 0xef
+    ? [3, 0x80, 0xbf]
+    : lead === 0xf0
+    ? [4, 0x90, 0xbf]
+    : lead === 0xf4
+    ? [4, 0x80, 0x8f]
+    : lead >= 0xf1 && lead <= 0xf3
+    ? [4, 0x80, 0xbf]
+    : [0, 0, 0];
+  if (length === 0 || i + length > bytes.length) return 0;
+  if (bytes[i + 1] < low || bytes[i + 1] > high) return 0;
+  for (let k = 2; k < length; k++) {
+    if (bytes[i + k] < 0x80 || bytes[i + k] > 0xbf) return 0;
+  }
+  return length;
 }
 
 /**

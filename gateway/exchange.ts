@@ -20,6 +20,7 @@ import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
 import { deadline } from "./deadline.ts";
 import { makeEnviron } from "./environ.ts";
+import { type Head, targetOf } from "./head.ts";
 import { ClientGone, Input, RequestRefused } from "./input.ts";
 import { refusal, refusalText } from "./limits.ts";
 import type { Watcher } from "./log.ts";
@@ -40,11 +41,11 @@ import {
 export function handle(
   app: Application,
   request: Request,
-  url: string,
+  head: Head,
   info: Deno.ServeHandlerInfo | undefined,
   context: Context,
 ): Response | Promise<Response> {
-  const exchange = new Exchange(request, url, info, context);
+  const exchange = new Exchange(request, head, info, context);
   const response = exchange.run(app);
   // Only an answer still pending needs a deadline, and its timers.
   return response instanceof Promise
@@ -99,22 +100,28 @@ export class Exchange {
 
   constructor(
     request: Request,
-    url: string,
+    head: Head,
     info: Deno.ServeHandlerInfo | undefined,
     context: Context,
   ) {
     this.context = context;
-    const input = this.#input = new Input(request);
+    const input = this.#input = new Input(request, head.headers);
     input.guard(context.limits.body, context.timeouts.read);
     const environ = this.environ = makeEnviron(
       request,
-      url,
+      head,
       info,
       context,
       input,
       this,
     );
-    const watch = this.watch = context.watch?.(environ, request, info);
+    // An optional call evaluates no argument when no log is on.
+    const watch = this.watch = context.watch?.(
+      environ,
+      request,
+      targetOf(head),
+      info,
+    );
     if (watch?.tracing) input.observe((call, given) => watch.read(call, given));
   }
 

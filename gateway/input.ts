@@ -8,6 +8,7 @@
 import type { InputStream } from "../types.ts";
 import { concat } from "./bytes.ts";
 import { watchdog } from "./deadline.ts";
+import { declaredLength } from "./head.ts";
 
 const EMPTY = new Uint8Array(0);
 /** Reads shorter than this gather chunks: often one chunk, and no copy. */
@@ -37,6 +38,7 @@ export class RequestRefused extends Error {
  */
 export class Input implements InputStream {
   #request: Request | null;
+  #headers?: Headers;
   #body?: ReadableStream<Uint8Array> | null;
   #reader?: ReadableStreamDefaultReader<Uint8Array>;
   #buffer: Uint8Array = EMPTY;
@@ -53,8 +55,9 @@ export class Input implements InputStream {
   refused?: RequestRefused;
 
   /** No request: an input that is at its end from the start. */
-  constructor(request: Request | null) {
+  constructor(request: Request | null, headers?: Headers) {
     this.#request = request;
+    this.#headers = headers;
   }
 
   /**
@@ -73,15 +76,15 @@ export class Input implements InputStream {
   #open(): ReadableStream<Uint8Array> | null {
     const request = this.#request;
     if (request === null) return null;
-    const declared = request.headers.get("content-length");
-    const length = declared === null ? -1 : Number(declared.split(",", 1)[0]);
+    const headers = this.#headers ?? request.headers;
+    const length = declaredLength(headers);
     if (length >= 0) this.#left = length;
     // Deno.serve never hands over the body of a GET or HEAD: reading one
     // that was declared must not look like reading an empty body.
     const method = request.method;
     if (
       (method === "GET" || method === "HEAD") &&
-      (length > 0 || request.headers.has("transfer-encoding"))
+      (length > 0 || headers.has("transfer-encoding"))
     ) {
       throw this.#refuse(
         400,
@@ -135,9 +138,14 @@ export class Input implements InputStream {
         ? Promise.race([reader.read(), stalled])
         : reader.read()) as ReadableStreamReadResult<Uint8Array>;
     } catch (error) {
-      throw new ClientGone(
-        `the request body broke off, the client went away? (${error})`,
-      );
+      throw malformed(error)
+        ? this.#refuse(
+          400,
+          `the request body is malformed: its chunked framing is broken (${error})`,
+        )
+        : new ClientGone(
+          `the request body broke off, the client went away (${error})`,
+        );
     } finally {
       stop?.();
     }
@@ -257,6 +265,16 @@ export class Input implements InputStream {
   #lines(): AsyncGenerator<Uint8Array> {
     return lines(() => this.#gather(Infinity, true));
   }
+}
+
+/**
+ * Whether a failed read is the client's framing (a chunk size of `zz`, data
+ * longer than its size), which Deno's parser reports as an invalid request,
+ * rather than a connection that closed.
+ */
+function malformed(error: unknown): boolean {
+  return error instanceof Error &&
+    error.message.startsWith("invalid HTTP/1 request");
 }
 
 /**

@@ -1,17 +1,24 @@
 /**
- * What a request must meet before the application runs: a Host (400), and
- * the size limits on the target (414), the header fields (431) and a
- * declared body (413). Deno's parser already refuses a head over 64 KiB or
- * with more than 128 fields (a 400); these checks cover the rest, and read
- * only what they must: the URL always, the Host header only when Deno put in
- * its own authority, Content-Length only when a body can come, every header
- * only when a header limit is set. `docs/limits.md` has the measurements.
+ * What a request must meet before the application runs: a Host that is a
+ * host and port (400), and the size limits on the target (414), the header
+ * fields (431) and a declared body (413). Deno's parser already refuses a
+ * head over 64 KiB or with more than 128 fields (a 400); these checks cover
+ * the rest, and read only what they must: the URL and the Host always,
+ * Content-Length only when a body can come, every header only when a
+ * header limit is set. `docs/limits.md` has the measurements.
  *
  * @module
  */
 
 import type { GatewayOptions } from "../types.ts";
-import type { Context, Listening } from "./context.ts";
+import type { Context } from "./context.ts";
+import {
+  declaredLength,
+  type Head,
+  targetLength,
+  targetOf,
+  validHost,
+} from "./head.ts";
 
 /** The size limits in force; 0 (or absent) is no limit. */
 export interface Limits {
@@ -38,15 +45,15 @@ export function limits(options: GatewayOptions): Limits {
  */
 export function refuse(
   request: Request,
-  url: string,
+  head: Head,
   info: Deno.ServeHandlerInfo | undefined,
-  { limits, listening, errors, watch }: Context,
+  { limits, errors, watch }: Context,
 ): Response | undefined {
-  const broken = breach(request, url, limits, listening);
+  const broken = breach(request.method, head, limits);
   if (broken === undefined) return undefined;
   const [status, why] = broken;
-  const { pathname } = new URL(url);
-  const path = pathname.length > 80 ? `${pathname.slice(0, 80)}…` : pathname;
+  const target = targetOf(head);
+  const path = target.length > 80 ? `${target.slice(0, 80)}…` : target;
   try {
     errors.write(`[wsgi] ${request.method} ${path}: ${status}, ${why}\n`);
   } catch {
@@ -55,7 +62,7 @@ export function refuse(
   try {
     // Deno drops the body of a HEAD: none of it was sent.
     const sent = request.method === "HEAD" ? 0 : refusalText(status, why);
-    watch?.(undefined, request, info).end(status, sent);
+    watch?.(undefined, request, target, info).end(status, sent);
   } catch {
     // A broken access log must not turn a refusal into a crash either.
   }
@@ -64,27 +71,21 @@ export function refuse(
 
 /** The first limit the request breaks: its status, and why. */
 function breach(
-  request: Request,
-  url: string,
+  method: string,
+  head: Head,
   limits: Limits,
-  listening: Listening,
 ): [status: number, why: string] | undefined {
-  const authorityStart = url.indexOf("://") + 3;
-  const targetStart = url.indexOf("/", authorityStart);
-  // Deno fills in its own authority when the client sent no Host; only
-  // then is the Host header worth fetching.
-  if (
-    listening.fallback !== undefined &&
-    url.startsWith(listening.fallback, authorityStart) &&
-    targetStart === authorityStart + listening.fallback.length &&
-    !request.headers.has("host")
-  ) {
+  const { host, headers } = head;
+  // No Host is served: HTTP/1.0 needs none, and Deno does not say which
+  // version the client spoke (docs/gateway.md).
+  if (host !== null && !validHost(host)) {
+    const shown = JSON.stringify(host.length > 80 ? host.slice(0, 80) : host);
     return [
       400,
-      "the request has no Host header, which HTTP/1.1 requires (RFC 9112, section 3.2)",
+      `the Host header ${shown} is not a host and an optional port (RFC 9110, section 7.2)`,
     ];
   }
-  const target = targetStart === -1 ? 1 : url.length - targetStart;
+  const target = targetLength(head);
   if (limits.target > 0 && target > limits.target) {
     return [
       414,
@@ -94,7 +95,7 @@ function breach(
   if (limits.fields > 0 || limits.fieldSize > 0) {
     let count = 0;
     let longest = 0;
-    request.headers.forEach((value, name) => {
+    headers.forEach((value, name) => {
       count++;
       longest = Math.max(longest, name.length + 2 + value.length);
     });
@@ -112,11 +113,8 @@ function breach(
     }
   }
   // Deno drops the body of a GET or HEAD: there is nothing to measure.
-  const method = request.method;
   if (limits.body > 0 && method !== "GET" && method !== "HEAD") {
-    const declared = Number(
-      request.headers.get("content-length")?.split(",", 1)[0],
-    );
+    const declared = declaredLength(headers);
     if (declared > limits.body) {
       return [
         413,

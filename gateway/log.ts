@@ -9,7 +9,7 @@
  */
 
 import type { Environ } from "../types.ts";
-import { SERVER_PROTOCOL, targetOf } from "./environ.ts";
+import { SERVER_PROTOCOL } from "./environ.ts";
 import { encoder, utf8Length } from "./bytes.ts";
 import { Spool } from "./spool.ts";
 
@@ -45,7 +45,7 @@ export interface Watcher {
 /** Standard output, through a spool that never makes the server wait. */
 export const standardOutputSpool: Spool = new Spool(
   Deno.stdout,
-  (line) => void Deno.stderr.write(encoder.encode(line + "\n")).catch(() => {}),
+  (line) => Deno.stderr.write(encoder.encode(line + "\n")).catch(() => {}),
 );
 
 /** Standard output, a line at a time. */
@@ -61,12 +61,14 @@ export function flushStandardOutput(seconds?: number): Promise<void> {
 
 /**
  * Makes the watcher of one request. The request and its peer come as Deno
- * gave them: the access log reads them without going through the environ,
- * which a request refused before the application never gets.
+ * gave them, with the target the gateway cut from the request line: the
+ * access log reads them without going through the environ, which a request
+ * refused before the application never gets.
  */
 export type Watchers = (
   environ: Environ | undefined,
   request: Request,
+  target: string,
   info: Deno.ServeHandlerInfo | undefined,
 ) => Watcher;
 
@@ -77,11 +79,20 @@ export function watchers(
 ): Watchers | undefined {
   if (trace === undefined) {
     return accessLog &&
-      ((_environ, request, info) => new AccessLine(request, info, accessLog));
+      ((_environ, request, target, info) =>
+        new AccessLine(request, target, info, accessLog));
   }
   let count = 0;
-  return (environ, request, info) =>
-    new RequestWatcher(environ, request, info, ++count, accessLog, trace);
+  return (environ, request, target, info) =>
+    new RequestWatcher(
+      environ,
+      request,
+      target,
+      info,
+      ++count,
+      accessLog,
+      trace,
+    );
 }
 
 /**
@@ -97,18 +108,19 @@ class AccessLine implements Watcher {
   // unfilled for an application that reads nothing.
   #host?: string;
   #method: string;
-  #url: string;
+  #target: string;
   #ended = false;
 
   constructor(
     request: Request,
+    target: string,
     info: Deno.ServeHandlerInfo | undefined,
     sink: AccessSink,
   ) {
     const remote = info?.remoteAddr as Deno.Addr | undefined;
     this.#host = remote && "hostname" in remote ? remote.hostname : undefined;
     this.#method = request.method;
-    this.#url = request.url;
+    this.#target = target;
     this.#sink = sink;
   }
 
@@ -126,7 +138,7 @@ class AccessLine implements Watcher {
     const line: CommonLog = {
       host: this.#host ?? "-",
       method: this.#method,
-      target: targetOf(this.#url),
+      target: this.#target,
       protocol: SERVER_PROTOCOL,
       status,
       bytes: sizeOf(sent),
@@ -162,15 +174,17 @@ class RequestWatcher implements Watcher {
   constructor(
     environ: Environ | undefined,
     request: Request,
+    target: string,
     info: Deno.ServeHandlerInfo | undefined,
     number: number,
     accessLog: AccessSink | undefined,
     trace: LogSink,
   ) {
     this.#number = number;
-    this.#accessLine = accessLog && new AccessLine(request, info, accessLog);
+    this.#accessLine = accessLog &&
+      new AccessLine(request, target, info, accessLog);
     this.#trace = trace;
-    this.#say(`client → server  ${request.method} ${targetOf(request.url)}`);
+    this.#say(`client → server  ${request.method} ${target}`);
     if (environ === undefined) {
       this.#say("server           refused before the application runs");
       return;

@@ -15,6 +15,7 @@ import type {
 } from "../types.ts";
 import { type Context, context } from "./context.ts";
 import { explain, handle, ResponseAborted, serverError } from "./exchange.ts";
+import { headOf } from "./head.ts";
 import { refuse } from "./limits.ts";
 
 /**
@@ -76,7 +77,7 @@ export function serve(
         ? options.hostname
         : addr.hostname,
       addr.port,
-      "cert" in options,
+      "cert" in options ? undefined : addr.hostname,
     );
   }
   return server;
@@ -94,23 +95,44 @@ export function servedHandler(
   port: number,
 ): FetchHandler {
   const shared = context(options, true);
-  listenedAt(shared, hostname, port, false);
+  listenedAt(shared, hostname, port, hostname);
   const handle = gateway(app, shared);
   return async (request, info) => await handle(request, info);
 }
 
+/**
+ * Where the server listens; `address`, the one it resolved to, is left
+ * out under TLS: there HTTP/2 carries the host in :authority and sends no
+ * Host, and Deno does not say which version was spoken, so an authority
+ * equal to Deno's own fallback may well be the client's.
+ */
 function listenedAt(
   shared: Context,
   name: string,
   port: number,
-  tls: boolean,
+  address: string | undefined,
 ): void {
   shared.listening.name = name;
   shared.listening.port = String(port);
-  // Under TLS, HTTP/2 carries the host in :authority and sends no Host,
-  // and Deno does not say which version was spoken: there an authority
-  // equal to Deno's own fallback may well be the client's.
-  if (!tls) shared.listening.fallback = `localhost:${port}`;
+  if (address !== undefined) {
+    shared.listening.fallback = fallbackOf(address, port);
+  }
+}
+
+/**
+ * The authority Deno writes into `request.url` for a request with no Host
+ * (ext/http's `req_host_from_addr`): `localhost` for a loopback or
+ * unspecified address, else the address; the port unless it is 80.
+ */
+function fallbackOf(address: string, port: number): string {
+  const local = address === "localhost" || address.startsWith("127.") ||
+    address === "::1" || address === "0.0.0.0" || address === "::";
+  const host = local
+    ? "localhost"
+    : address.includes(":")
+    ? port === 80 ? address : `[${address}]`
+    : address;
+  return port === 80 ? host : `${host}:${port}`;
 }
 
 /**
@@ -150,8 +172,8 @@ function gateway(
   info?: Deno.ServeHandlerInfo,
 ) => Response | Promise<Response> {
   return (request, info) => {
-    const url = request.url;
-    return refuse(request, url, info, context) ??
-      handle(app, request, url, info, context);
+    const head = headOf(request);
+    return refuse(request, head, info, context) ??
+      handle(app, request, head, info, context);
   };
 }

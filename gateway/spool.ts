@@ -64,22 +64,33 @@ export class Batch {
 }
 
 /**
+ * Where a spool says that lines are lost: a promise, when the saying may
+ * take a while, which the final count waits for (briefly).
+ */
+export type Warn = (line: string) => unknown;
+
+/**
  * A bounded buffer of lines drained by one asynchronous write loop. When
  * `limit` bytes are gathered (besides the batch being written, as large at
- * most), new lines are dropped and counted: one warning line says so when
- * it starts, one gives the count when it ends.
+ * most), new lines are dropped and counted, and so are lines a write could
+ * not take (a reader gone): one warning line says so when it starts, one
+ * gives the count at the next {@linkcode Spool.flush}, which the server
+ * makes as it stops.
  */
 export class Spool {
   #to: Writer;
-  #warn: (line: string) => void;
+  #warn: Warn;
   #limit: number;
   /** Where lines go now; the other batch is being written, or empty. */
   #batch: Batch;
   #spare?: Batch;
+  /** The batch a write is taking now, and how much of it went. */
+  #writing?: Batch;
+  #sent = 0;
   #dropped = 0;
   #draining?: Promise<void>;
 
-  constructor(to: Writer, warn: (line: string) => void, limit = 1 << 20) {
+  constructor(to: Writer, warn: Warn, limit = 1 << 20) {
     this.#to = to;
     this.#warn = warn;
     this.#limit = limit;
@@ -104,11 +115,7 @@ export class Spool {
     const needed = batch.length + most + 1;
     if (needed > batch.bytes.length) {
       if (needed > this.#limit) {
-        if (this.#dropped++ === 0) {
-          this.#warn(
-            "[wsgi] standard output is not keeping up: log lines are being dropped",
-          );
-        }
+        this.#lose(1, "is not keeping up");
         return undefined;
       }
       const grown = new Batch(
@@ -124,7 +131,9 @@ export class Spool {
 
   /**
    * Resolves once every queued line is written, or after `seconds` if the
-   * sink is stuck, so a shutdown never waits forever on a pipe.
+   * sink is stuck, so a shutdown never waits forever on a pipe; then says
+   * how many lines were lost, those still waiting on a stuck sink among
+   * them (the server is about to exit without them).
    */
   async flush(seconds = 2): Promise<void> {
     if (this.#draining !== undefined) {
@@ -135,7 +144,14 @@ export class Spool {
       await Promise.race([this.#draining, late]);
       clearTimeout(timer);
     }
-    this.#report();
+    if (this.#draining !== undefined) {
+      const writing = this.#writing;
+      const left = writing?.bytes.subarray(this.#sent, writing.length);
+      this.#dropped += (left ? lines(left) : 0) +
+        lines(this.#batch.bytes.subarray(0, this.#batch.length));
+      this.#batch.length = 0;
+    }
+    await this.#report();
   }
 
   async #drain(): Promise<void> {
@@ -145,37 +161,60 @@ export class Spool {
     do {
       // Also between writes: what came during a write waits for company.
       await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
-      const batch = this.#batch;
+      const batch = this.#writing = this.#batch;
       // Lines that come during the write go into the other batch.
       this.#batch = this.#spare ?? new Batch(batch.bytes.length);
       this.#spare = undefined;
-      let sent = 0;
+      this.#sent = 0;
       try {
-        while (sent < batch.length) {
+        while (this.#sent < batch.length) {
           const written = await this.#to.write(
-            batch.bytes.subarray(sent, batch.length),
+            batch.bytes.subarray(this.#sent, batch.length),
           );
           if (!(written > 0)) throw new Error("nothing written");
-          sent += written;
+          this.#sent += written;
         }
-      } catch {
+      } catch (error) {
         // A closed standard output: what is left of the batch is lost and
         // counted, and the spool goes on.
-        this.#dropped += lines(batch.bytes.subarray(sent, batch.length));
+        this.#lose(
+          lines(batch.bytes.subarray(this.#sent, batch.length)),
+          `cannot be written (${error})`,
+        );
       }
+      this.#writing = undefined;
       batch.length = 0;
       this.#spare = batch;
     } while (this.#batch.length > 0);
     this.#draining = undefined;
-    this.#report();
   }
 
-  #report(): void {
+  /** Counts lost lines; the first since the last count is said at once. */
+  #lose(count: number, why: string): void {
+    if (count === 0) return;
+    if (this.#dropped === 0) {
+      this.#warn(
+        `[wsgi] standard output ${why}: log lines are being dropped`,
+      );
+    }
+    this.#dropped += count;
+  }
+
+  async #report(): Promise<void> {
     if (this.#dropped === 0) return;
-    this.#warn(
+    const said = this.#warn(
       `[wsgi] ${this.#dropped} log lines were dropped: standard output did not keep up`,
     );
     this.#dropped = 0;
+    // The server exits next: the count is worth a moment, not a hang.
+    if (said instanceof Promise) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        said,
+        new Promise((resolve) => timer = setTimeout(resolve, 500)),
+      ]);
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -301,6 +301,85 @@ Deno.test("cli: no module serves the demo app, which shows the environ", async (
   assert.equal((await cli.stop()).code, 0);
 });
 
+Deno.test("cli: with its defaults, a Host never moves the path, and HTTP/1.0 with no Host is served", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denowsgi-" });
+  await Deno.writeTextFile(`${dir}/a.txt`, "secret\n");
+  try {
+    await using cli = new Cli([
+      "--host=127.0.0.1",
+      "--port=0",
+      "--static",
+      `/pub=${dir}`,
+    ], [`--allow-read=${dir}`]);
+    const url = await cli.listening("the demo app");
+    const { exchange } = await import("./_helpers.ts");
+    const send = async (request: string) =>
+      await exchange(
+        await Deno.connect({ hostname: "127.0.0.1", port: Number(url.port) }),
+        request,
+      );
+    const admin = await send(
+      "GET /hello HTTP/1.1\r\nHost: x/admin\r\nConnection: close\r\n\r\n",
+    );
+    assert.match(admin, /^HTTP\/1\.1 400 /);
+    const file = await send(
+      "GET /a.txt HTTP/1.1\r\nHost: x/pub\r\nConnection: close\r\n\r\n",
+    );
+    assert.match(file, /^HTTP\/1\.1 400 /);
+    assert.doesNotMatch(file, /secret/);
+    const old = await send("GET /hello HTTP/1.0\r\n\r\n");
+    assert.match(old, /^HTTP\/1\.0 200 /);
+    assert.match(old, /PATH_INFO = "\/hello"/);
+    assert.doesNotMatch(old, /HTTP_HOST/);
+    const { rest, stderr, code } = await cli.stop();
+    assert.equal(code, 0);
+    // One line for each refusal, naming the rule; the access log has all three.
+    assert.equal(
+      stderr.split("\n").filter((line) => /is not a host/.test(line)).length,
+      2,
+      stderr,
+    );
+    assert.equal(rest.filter((line) => /" 400 /.test(line)).length, 2);
+    assert.equal(
+      rest.filter((line) => /"GET \/hello HTTP\/1\.1" 200 /.test(line)).length,
+      1,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: stopped while standard output is stuck, it still says how many log lines were lost", async () => {
+  const child = deno([...SERVER.slice(0, -1), "server.ts", "-b", "127.0.0.1:0"])
+    .spawn();
+  const stderr = new Response(child.stderr).text();
+  // Only the first line is read: then nobody reads the pipe.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let first = "";
+  while (!first.includes("\n")) {
+    const { value, done } = await within("the first line", reader.read());
+    assert.ok(!done);
+    first += value;
+  }
+  const url = /on (http:\/\/\S+\/)/.exec(first)![1];
+  // Far more lines than a pipe holds (64 KiB): the rest wait in the spool.
+  let sent = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (sent < 2400) {
+      sent++;
+      await (await fetch(url)).body?.cancel();
+    }
+  }));
+  child.kill("SIGTERM");
+  const { code } = await within("the exit", child.status);
+  const said = await stderr;
+  await reader.cancel();
+  assert.equal(code, 0, said);
+  const lost = /\[wsgi\] (\d+) log lines were dropped/.exec(said);
+  assert.ok(lost, said);
+  assert.ok(Number(lost[1]) > 0 && Number(lost[1]) <= 2400, said);
+});
+
 Deno.test("cli: --trace prints the flow, then the access log line", async () => {
   await using cli = new Cli([
     "-b",
@@ -931,15 +1010,15 @@ Deno.test("cli: -w 2 sets wsgi.multiprocess", async () => {
   );
   const url = await cli.listening("tests/fixtures/cpu.ts");
   assert.match((await get(url)).text, /\(multiprocess\)\n$/);
-  // Workers know where they listen, so a request without Host is refused.
+  // A request without Host (valid in HTTP/1.0) is served by a worker too.
   const conn = await Deno.connect({
     hostname: "127.0.0.1",
     port: Number(url.port),
   });
   const { exchange } = await import("./_helpers.ts");
   assert.match(
-    await exchange(conn, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"),
-    /^HTTP\/1\.1 400 /,
+    await exchange(conn, "GET / HTTP/1.0\r\n\r\n"),
+    /^HTTP\/1\.0 200 [^]*\(multiprocess\)\n$/,
   );
   assert.equal((await cli.stop("SIGTERM")).code, 0);
 });

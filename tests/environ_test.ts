@@ -147,12 +147,45 @@ Deno.test("PATH_INFO keeps a malformed escape literally instead of throwing", as
   );
 });
 
-Deno.test("PATH_INFO turns invalid UTF-8 into U+FFFD instead of throwing", async () => {
-  assert.equal((await environOf("http://localhost/%FF")).PATH_INFO, "/\uFFFD");
+Deno.test("PATH_INFO keeps a byte outside valid UTF-8 as U+DC80 + the byte (surrogateescape), never throwing", async () => {
+  assert.equal((await environOf("http://localhost/%FF")).PATH_INFO, "/\uDCFF");
   assert.equal(
     (await environOf("http://localhost/a%FFb%C3%A9")).PATH_INFO,
-    "/a\uFFFDbé",
+    "/a\uDCFFbé",
   );
+  // An overlong form, an encoded surrogate, a cut sequence: byte by byte.
+  assert.equal(
+    (await environOf("http://localhost/%C0%AF%ED%A0%80%E2%82")).PATH_INFO,
+    "/\uDCC0\uDCAF\uDCED\uDCA0\uDC80\uDCE2\uDC82",
+  );
+  assert.equal(
+    (await environOf("http://localhost/%F0%9F%98%80%FF")).PATH_INFO,
+    "/😀\uDCFF",
+  );
+});
+
+Deno.test("two different byte paths never give the same PATH_INFO", async () => {
+  const targets = [
+    "/%E9",
+    "/%C3%A9",
+    "/%25E9",
+    "/%FF",
+    "/%EF%BF%BD",
+    "/%ED%B3%BF", // U+DCFF's own UTF-8, which is not valid UTF-8
+    "/%C3",
+    "/%C3%C3",
+    "/%E9%E9",
+  ];
+  const seen = new Map<string, string>();
+  for (const target of targets) {
+    const { PATH_INFO } = await environOf(`http://localhost${target}`);
+    assert.equal(
+      seen.get(PATH_INFO),
+      undefined,
+      `${target} and ${seen.get(PATH_INFO)}`,
+    );
+    seen.set(PATH_INFO, target);
+  }
 });
 
 Deno.test("REQUEST_URI and RAW_URI keep the raw target: path, ? and query exactly as sent", async () => {
@@ -160,7 +193,7 @@ Deno.test("REQUEST_URI and RAW_URI keep the raw target: path, ? and query exactl
   const environ = await environOf(`http://localhost${target}`);
   assert.equal(environ.REQUEST_URI, target);
   assert.equal(environ.RAW_URI, target);
-  assert.equal(environ.PATH_INFO, "/café/%zz/\uFFFD");
+  assert.equal(environ.PATH_INFO, "/café/%zz/\uDCFF");
 });
 
 Deno.test("REQUEST_URI is the path alone when there is no query", async () => {
@@ -201,7 +234,7 @@ Deno.test("a real server keeps the raw target in REQUEST_URI and RAW_URI and dec
   const [environ] = seen;
   assert.equal(environ.REQUEST_URI, target);
   assert.equal(environ.RAW_URI, target);
-  assert.equal(environ.PATH_INFO, "/café/%zz/\uFFFD/a/b");
+  assert.equal(environ.PATH_INFO, "/café/%zz/\uDCFF/a/b");
   assert.equal(environ.QUERY_STRING, "q=%20a+b&x=%FF");
 });
 

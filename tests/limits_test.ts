@@ -327,7 +327,7 @@ Deno.test("refusals are in the access log too, with the bytes of their answer", 
     sizes.push(/content-length: (\d+)/i.exec(received)![1]);
   };
   await raw(`GET /${"a".repeat(9000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
-  await raw("GET /nohost HTTP/1.1\r\n\r\n");
+  await raw("GET /badhost HTTP/1.1\r\nHost: x/admin\r\n\r\n");
   await raw("POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n");
   await raw(
     "POST /grows HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
@@ -339,7 +339,7 @@ Deno.test("refusals are in the access log too, with the bytes of their answer", 
   const lines = logged.map((line) => line.replace(/\[[^\]]+\]/, "[DATE]"));
   assert.deepEqual(lines, [
     `127.0.0.1 - - [DATE] "GET /${"a".repeat(9000)} HTTP/1.1" 414 ${sizes[0]}`,
-    `127.0.0.1 - - [DATE] "GET /nohost HTTP/1.1" 400 ${sizes[1]}`,
+    `127.0.0.1 - - [DATE] "GET /badhost HTTP/1.1" 400 ${sizes[1]}`,
     `127.0.0.1 - - [DATE] "POST /big HTTP/1.1" 413 ${sizes[2]}`,
     `127.0.0.1 - - [DATE] "POST /grows HTTP/1.1" 413 ${sizes[3]}`,
     `127.0.0.1 - - [DATE] "GET /slow HTTP/1.1" 503 ${sizes[4]}`,

@@ -152,3 +152,62 @@ Deno.test("proxyFix: a hop count must be a whole number", () => {
   assert.throws(() => proxyFix(() => [], { for: -1 }), RangeError);
   assert.throws(() => proxyFix(() => [], { for: 1.5 }), RangeError);
 });
+
+Deno.test("proxyFix: a forwarded client that is no IP address is not trusted", async () => {
+  const one = { for: 1, proto: 1, host: 1, port: 1 };
+  for (
+    const bad of [
+      "not-an-ip",
+      "1.2.3.4, <script>",
+      "unknown",
+      "_hidden",
+      "300.1.1.1",
+      "1.2.3",
+      "1.2.3.4:99999",
+      "1.2.3.4:0",
+      "[::1",
+      "[::1]x",
+      "::g",
+      "",
+    ]
+  ) {
+    const environ = await seen(one, { "X-Forwarded-For": bad });
+    assert.equal(environ.REMOTE_ADDR, "10.0.0.2", bad);
+  }
+  for (
+    const [good, address] of [
+      ["203.0.113.7", "203.0.113.7"],
+      ["<script>, 203.0.113.7:4711", "203.0.113.7"],
+      ["2001:db8::1", "2001:db8::1"],
+      ["[2001:db8::1]:443", "2001:db8::1"],
+      ["::ffff:1.2.3.4", "::ffff:1.2.3.4"],
+    ]
+  ) {
+    const environ = await seen(one, { "X-Forwarded-For": good });
+    assert.equal(environ.REMOTE_ADDR, address, good);
+  }
+});
+
+Deno.test("proxyFix: a forwarded port outside 1-65535 is not trusted", async () => {
+  for (const bad of ["99999", "0", "65536", "-1", "80a", "1e3"]) {
+    const environ = await seen({ port: 1 }, { "X-Forwarded-Port": bad });
+    assert.equal(environ.SERVER_PORT, "8000", bad);
+    assert.equal(environ.HTTP_HOST, "upstream:8000", bad);
+    const host = await seen({ host: 1 }, { "X-Forwarded-Host": `x:${bad}` });
+    assert.equal(host.HTTP_HOST, "upstream:8000", bad);
+  }
+  const good = await seen({ port: 1 }, { "X-Forwarded-Port": "65535" });
+  assert.equal(good.SERVER_PORT, "65535");
+});
+
+Deno.test("proxyFix: a Forwarded for= that is no address is not trusted", async () => {
+  const environ = await seen({ forwarded: 1 }, {
+    Forwarded: 'for="<script>";proto=https',
+  });
+  assert.equal(environ.REMOTE_ADDR, "10.0.0.2");
+  assert.equal(environ["wsgi.url_scheme"], "https");
+  const v6 = await seen({ forwarded: 1 }, {
+    Forwarded: 'for="[2001:db8::7]:4711"',
+  });
+  assert.equal(v6.REMOTE_ADDR, "2001:db8::7");
+});
