@@ -34,8 +34,4 @@
 
 export * from "./types.ts";
 export { serve, toFetchHandler } from "./gateway/serve.ts";
-export {
-  demoApp,
-  makeServer,
-  type WSGIServer,
-} from "./gateway/simple_server.ts";
+export { demoApp, makeServer, type WSGIServer } from "./cli/simple_server.ts";

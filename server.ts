@@ -23,13 +23,9 @@
  * @module
  */
 
-import { main } from "./gateway/command.ts";
+import { main } from "./cli/main.ts";
 
 export { serve, toFetchHandler } from "./gateway/serve.ts";
-export {
-  demoApp,
-  makeServer,
-  type WSGIServer,
-} from "./gateway/simple_server.ts";
+export { demoApp, makeServer, type WSGIServer } from "./cli/simple_server.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

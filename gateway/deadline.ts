@@ -10,6 +10,7 @@
  */
 
 import type { GatewayOptions } from "../types.ts";
+import { setting } from "./options.ts";
 
 /** The timeouts in force, in seconds; 0 is no timeout. */
 export interface Timeouts {
@@ -22,10 +23,10 @@ export interface Timeouts {
 /** The timeouts an options object asks for, with the defaults filled in. */
 export function timeouts(options: GatewayOptions): Timeouts {
   return {
-    read: options.readTimeout ?? 60,
-    send: options.sendTimeout ?? 60,
-    slowApp: options.slowAppWarning ?? 10,
-    app: options.appTimeout ?? 30,
+    read: setting(options, "readTimeout"),
+    send: setting(options, "sendTimeout"),
+    slowApp: setting(options, "slowAppWarning"),
+    app: setting(options, "appTimeout"),
   };
 }
 
@@ -34,7 +35,7 @@ export function timeouts(options: GatewayOptions): Timeouts {
  * says yes. One timer at a time, whatever happens between checks, so the
  * watched path pays nothing per step. Returns the function that stops it.
  */
-export function watchdog(
+export function alarm(
   seconds: number,
   stalled: () => boolean,
   onStall: () => void,
@@ -48,10 +49,10 @@ export function watchdog(
 }
 
 /** What the deadline needs of an exchange. */
-export interface Awaited {
+export interface Answering {
   log(what: string): void;
   /** From now on, a client that goes away fires the deadline's signal. */
-  watchClient(): void;
+  followClient(): void;
   /** The answer is there: the client is no longer watched this way. */
   answered(): void;
   /** The application ran out of time: the answer to send instead. */
@@ -65,7 +66,7 @@ export interface Awaited {
  * application's, if it ever comes, is thrown away.
  */
 export function deadline(
-  exchange: Awaited,
+  exchange: Answering,
   pending: Promise<Response>,
   { slowApp, app }: Timeouts,
 ): Promise<Response> {
@@ -83,7 +84,7 @@ export function deadline(
         resolve(exchange.expire(app));
       }, app * 1000)
       : undefined;
-    const turn = setTimeout(() => exchange.watchClient(), 0);
+    const turn = setTimeout(() => exchange.followClient(), 0);
     pending.then(resolve, reject).finally(() => {
       exchange.answered();
       clearTimeout(turn);

@@ -19,7 +19,13 @@ import type { Environ } from "../types.ts";
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
 import { fileWrapper } from "./file_wrapper.ts";
-import { authorityOf, contentLength, type Head, targetOf } from "./head.ts";
+import {
+  authorityOf,
+  contentLength,
+  type Head,
+  SERVER_PROTOCOL,
+  targetOf,
+} from "./head.ts";
 import type { Input } from "./input.ts";
 
 /** The groups of keys filled on first touch, as bits. */
@@ -27,12 +33,6 @@ const TARGET = 1;
 const REMOTE = 2;
 const HEADERS = 4;
 const SIGNAL = 8;
-
-/**
- * What the environ and the access log say of every request: `Deno.serve`
- * does not tell which version the client spoke (docs/gateway.md).
- */
-export const SERVER_PROTOCOL = "HTTP/1.1";
 
 /**
  * Builds the environ of `request`, whose `url` and Host header the gateway

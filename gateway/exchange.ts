@@ -18,13 +18,19 @@ import {
 } from "../types.ts";
 import { encoder } from "./bytes.ts";
 import type { Context } from "./context.ts";
-import { deadline } from "./deadline.ts";
+import { type Answering, deadline } from "./deadline.ts";
 import { makeEnviron } from "./environ.ts";
 import { type Head, targetOf } from "./head.ts";
 import { ClientGone, Input, RequestRefused } from "./input.ts";
 import { refusal, refusalText } from "./limits.ts";
 import type { Watcher } from "./log.ts";
-import { respondAtOnce, respondStreaming } from "./response.ts";
+import { CLIENT_GONE, ClientSignal, EXPIRED } from "./signal.ts";
+import {
+  type Committed,
+  respondAtOnce,
+  type Responder,
+  respondStreaming,
+} from "./response.ts";
 import {
   Broken,
   checkBody,
@@ -55,24 +61,17 @@ export function handle(
 
 type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
 
-/** What a response is made of once it is fixed. */
-export interface Committed {
-  status: number;
-  statusText: string;
-  headers: Header[];
-}
-
 /**
  * The state of one request/response exchange, from the application call to
  * the last byte of the body.
  */
-export class Exchange {
+export class Exchange implements Responder, Answering {
   readonly environ: Environ;
   readonly context: Context;
   /** The trace and access log, when either is on. */
   readonly watch?: Watcher;
   /** Chunks waiting to go out: write() data, then the body's. */
-  readonly pending: Uint8Array[] = [];
+  #pending: Uint8Array[] = [];
   /** The status and headers last given to startResponse, checked. */
   #status?: [code: number, reason: string];
   #headers?: Checked;
@@ -87,14 +86,8 @@ export class Exchange {
   #finished = false;
   /** The input as the gateway made it, to learn why it stopped reading. */
   #input: Input;
-  /** Behind `deno.signal`, made when the application first reads it. */
-  #controller?: AbortController;
-  /** Why `deno.signal` fired, or fires as soon as it is made. */
-  #aborted?: unknown;
-  /** Whether a client that goes away fires `deno.signal`. */
-  #watchingClient = false;
-  /** Stops listening to Deno's request signal. */
-  #unhook?: () => void;
+  /** Behind `deno.signal`, made when first needed. */
+  #signal?: ClientSignal;
   /** True once the application ran out of time and was answered for. */
   #expired = false;
 
@@ -125,51 +118,66 @@ export class Exchange {
     if (watch?.tracing) input.observe((call, given) => watch.read(call, given));
   }
 
+  #clientSignal(): ClientSignal {
+    return this.#signal ??= new ClientSignal(this.environ["deno.request"]);
+  }
+
   /** `deno.signal`: an AbortController costs, so one is made when read. */
   signal(): AbortSignal {
-    const controller = this.#controller = new AbortController();
-    if (this.#aborted !== undefined) controller.abort(this.#aborted);
-    else if (this.#watchingClient) this.#hookClient(controller);
-    return controller.signal;
+    return this.#clientSignal().signal();
   }
 
   /**
    * From now on, a client that goes away fires `deno.signal` too. Only an
-   * answer still pending after a turn of the event loop watches: touching
-   * Deno's request.signal prints a notice once, and most answer at once.
+   * answer still pending after a turn of the event loop follows the client.
    */
-  watchClient(): void {
-    this.#watchingClient = true;
-    if (this.#controller) this.#hookClient(this.#controller);
+  followClient(): void {
+    this.#clientSignal().follow();
   }
 
-  /**
-   * The application has answered. From here Deno's request signal says
-   * nothing about the client: it also fires when a response succeeds. A
-   * client leaving a streamed body is seen by the stream instead.
-   */
+  /** The application has answered (see {@linkcode ClientSignal.answered}). */
   answered(): void {
-    this.#watchingClient = false;
-    this.#unhook?.();
+    this.#signal?.answered();
   }
 
   /** The client went away in the middle of the body. */
-  clientGone(): void {
-    this.#aborted = CLIENT_GONE;
-    this.#controller?.abort(CLIENT_GONE);
-  }
-
-  #hookClient(controller: AbortController): void {
-    const gone = this.environ["deno.request"].signal;
-    if (gone.aborted) return controller.abort(gone.reason);
-    const abort = () => controller.abort(gone.reason);
-    gone.addEventListener("abort", abort, { once: true });
-    this.#unhook = () => gone.removeEventListener("abort", abort);
+  left(): void {
+    this.log("the client went away before the whole body was sent");
+    this.#clientSignal().abort(CLIENT_GONE);
+    this.finish(false);
   }
 
   /** The headers as checked: their declared length and whether typed. */
   get headers(): Checked | undefined {
     return this.#headers;
+  }
+
+  get onWire(): boolean {
+    return this.context.onWire;
+  }
+
+  get sendTimeout(): number {
+    return this.context.timeouts.send;
+  }
+
+  get tracing(): boolean {
+    return this.watch?.tracing ?? false;
+  }
+
+  get gone(): AbortSignal {
+    return this.environ["deno.request"].signal;
+  }
+
+  written(): Uint8Array[] {
+    return this.#pending;
+  }
+
+  sent(size: number): void {
+    this.watch?.chunk(size);
+  }
+
+  ended(status: number, body: number | string): void {
+    this.watch?.end(status, body);
   }
 
   // -- 2. the application call ------------------------------------------------
@@ -252,7 +260,7 @@ export class Exchange {
       this.log(
         `write() came after the body had ended: ${bytes.byteLength} bytes dropped`,
       );
-    } else if (bytes.byteLength > 0) this.pending.push(bytes);
+    } else if (bytes.byteLength > 0) this.#pending.push(bytes);
   };
 
   /**
@@ -277,11 +285,11 @@ export class Exchange {
   // -- 4. the body --------------------------------------------------------------
 
   /**
-   * Makes sure a chunk is pending, pulling the body as needed; false once
-   * the body is over. A Promise only when the body is async.
+   * The next chunk to send, pulling the body as needed; undefined once the
+   * body is over. A Promise only when the body is async.
    */
-  next(): boolean | Promise<boolean> {
-    while (this.pending.length === 0) {
+  next(): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    while (this.#pending.length === 0) {
       // Let other requests run between long runs of empty chunks.
       if (this.#empties >= 1024) {
         this.#empties = 0;
@@ -298,7 +306,7 @@ export class Exchange {
       if (!this.#take(step)) return this.#ended();
     }
     if (this.#broken) throw this.#broken;
-    return true;
+    return this.#pending.shift();
   }
 
   /** Takes one step of the body; false when the body is over. */
@@ -307,16 +315,15 @@ export class Exchange {
     if (step.done) return false;
     const bytes = this.toBytes(step.value);
     if (bytes.byteLength > 0) {
-      this.pending.push(bytes);
+      this.#pending.push(bytes);
       this.#empties = 0;
     } else this.#empties++;
     return true;
   }
 
   /** The body is over: close it (without waiting) and say so. */
-  #ended(): false {
+  #ended(): undefined {
     this.finish(true);
-    return false;
   }
 
   /**
@@ -422,13 +429,13 @@ export class Exchange {
     if (refused) {
       this.log(refused.message);
       const { status, message } = refused;
-      this.watch?.end(status, this.head ? 0 : refusalText(status, message));
+      this.ended(status, refusalText(status, message));
       return refusal(status, message);
     }
     if (error instanceof ContractError || error instanceof ClientGone) {
       this.log(error.message);
     } else this.log("the application raised an error", error);
-    this.watch?.end(500, SERVER_ERROR_BODY.length);
+    this.ended(500, SERVER_ERROR_BODY.length);
     return serverError();
   }
 
@@ -438,11 +445,10 @@ export class Exchange {
    */
   expire(seconds: number): Response {
     this.#expired = true;
-    this.#aborted = EXPIRED;
-    this.#controller?.abort(EXPIRED);
+    this.#signal?.abort(EXPIRED);
     this.log(`the application did not answer in ${seconds} s (appTimeout)`);
     if (this.#body !== undefined) this.finish(false);
-    this.watch?.end(503, this.head ? 0 : refusalText(503));
+    this.ended(503, refusalText(503));
     return refusal(503);
   }
 
@@ -483,16 +489,6 @@ export function serverError(): Response {
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
-
-const CLIENT_GONE = new DOMException(
-  "the client went away",
-  "AbortError",
-);
-
-const EXPIRED = new DOMException(
-  "the application did not answer in time",
-  "TimeoutError",
-);
 
 /** The rule a ContractError names, an Error's stack, or the value thrown. */
 export function explain(error: unknown): string {

@@ -11,6 +11,12 @@
  * @module
  */
 
+/**
+ * What the environ and the access log say of every request: `Deno.serve`
+ * does not tell which version the client spoke (docs/gateway.md).
+ */
+export const SERVER_PROTOCOL = "HTTP/1.1";
+
 /** What the gateway reads of every request before anything else. */
 export interface Head {
   /** `request.url`: `scheme://authority` and the target. */

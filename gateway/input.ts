@@ -7,7 +7,7 @@
 
 import type { InputStream } from "../types.ts";
 import { concat } from "./bytes.ts";
-import { watchdog } from "./deadline.ts";
+import { alarm } from "./deadline.ts";
 import { declaredLength } from "./head.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -125,12 +125,12 @@ export class Input implements InputStream {
     if (this.#body === null || this.#left === 0) return false;
     const reader = this.#reader ??= this.#body!.getReader();
     let step: ReadableStreamReadResult<Uint8Array>;
-    // A read waits on the client: a watchdog fails it if the client stalls
+    // A read waits on the client: an alarm fails it if the client stalls
     // (cancelling Deno's body stream does not end a pending read).
     let stop: (() => void) | undefined;
     const stalled = this.#patience > 0
       ? new Promise<"stalled">((resolve) => {
-        stop = watchdog(this.#patience, () => true, () => resolve("stalled"));
+        stop = alarm(this.#patience, () => true, () => resolve("stalled"));
       })
       : undefined;
     try {

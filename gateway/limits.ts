@@ -10,8 +10,9 @@
  * @module
  */
 
-import type { GatewayOptions } from "../types.ts";
-import type { Context } from "./context.ts";
+import type { ErrorStream, GatewayOptions } from "../types.ts";
+import type { Watchers } from "./log.ts";
+import { setting } from "./options.ts";
 import {
   declaredLength,
   type Head,
@@ -31,10 +32,10 @@ export interface Limits {
 /** The limits an options object asks for, with the defaults filled in. */
 export function limits(options: GatewayOptions): Limits {
   return {
-    target: options.limitRequestTarget ?? 8192,
-    fields: options.limitRequestFields ?? 0,
-    fieldSize: options.limitRequestFieldSize ?? 0,
-    body: options.limitRequestBody ?? 100 * 1024 * 1024,
+    target: setting(options, "limitRequestTarget"),
+    fields: setting(options, "limitRequestFields"),
+    fieldSize: setting(options, "limitRequestFieldSize"),
+    body: setting(options, "limitRequestBody"),
   };
 }
 
@@ -47,7 +48,11 @@ export function refuse(
   request: Request,
   head: Head,
   info: Deno.ServeHandlerInfo | undefined,
-  { limits, errors, watch }: Context,
+  { limits, errors, watch }: {
+    limits: Limits;
+    errors: ErrorStream;
+    watch?: Watchers;
+  },
 ): Response | undefined {
   const broken = breach(request.method, head, limits);
   if (broken === undefined) return undefined;
@@ -60,9 +65,10 @@ export function refuse(
     // A broken error stream must not turn a refusal into a crash.
   }
   try {
-    // Deno drops the body of a HEAD: none of it was sent.
-    const sent = request.method === "HEAD" ? 0 : refusalText(status, why);
-    watch?.(undefined, request, target, info).end(status, sent);
+    watch?.(undefined, request, target, info).end(
+      status,
+      refusalText(status, why),
+    );
   } catch {
     // A broken access log must not turn a refusal into a crash either.
   }

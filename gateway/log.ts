@@ -9,7 +9,7 @@
  */
 
 import type { Environ } from "../types.ts";
-import { SERVER_PROTOCOL } from "./environ.ts";
+import { SERVER_PROTOCOL } from "./head.ts";
 import { encoder, utf8Length } from "./bytes.ts";
 import { Spool } from "./spool.ts";
 
@@ -34,8 +34,9 @@ export interface Watcher {
   chunk(size: number): void;
   close(call: string): void;
   /**
-   * The response is over: the bytes sent, or a text body whose UTF-8 length
-   * they are (measuring it is the log's cost, so the log pays it).
+   * The response is over: the bytes its body carried, or a text body whose
+   * UTF-8 length they are (measuring it is the log's cost, so the log pays
+   * it). A HEAD's body is counted as none, whatever is given.
    */
   end(status: number, sent: number | string): void;
 }
@@ -141,7 +142,7 @@ class AccessLine implements Watcher {
       target: this.#target,
       protocol: SERVER_PROTOCOL,
       status,
-      bytes: sizeOf(sent),
+      bytes: sizeOf(sent, this.#method),
       when: now(),
     };
     if (typeof this.#sink === "function") {
@@ -161,6 +162,7 @@ const TRACED = /^(?:[A-Z_]+|wsgi\.url_scheme)$/;
 
 class RequestWatcher implements Watcher {
   #number: number;
+  #method: string;
   #accessLine?: AccessLine;
   #trace: LogSink;
   #started = performance.now();
@@ -181,6 +183,7 @@ class RequestWatcher implements Watcher {
     trace: LogSink,
   ) {
     this.#number = number;
+    this.#method = request.method;
     this.#accessLine = accessLog &&
       new AccessLine(request, target, info, accessLog);
     this.#trace = trace;
@@ -233,7 +236,7 @@ class RequestWatcher implements Watcher {
     // The first end is what the client got (see AccessLine.end).
     if (this.#ended) return;
     this.#ended = true;
-    const size = sizeOf(sent);
+    const size = sizeOf(sent, this.#method);
     const took = (performance.now() - this.#started).toFixed(2);
     const parts = [
       count(this.#writes, "write"),
@@ -280,7 +283,12 @@ export function show(value: unknown): string {
   }
 }
 
-function sizeOf(sent: number | string): number {
+/**
+ * The bytes a body carried on the wire: none for HEAD, whose body Deno
+ * drops; a text's UTF-8 length, measured only now.
+ */
+function sizeOf(sent: number | string, method: string): number {
+  if (method === "HEAD") return 0;
   return typeof sent === "string" ? utf8Length(sent) : sent;
 }
 

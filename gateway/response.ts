@@ -6,41 +6,91 @@
  * @module
  */
 
-import type { Chunk } from "../types.ts";
 import { concat, encoder, utf8Length } from "./bytes.ts";
-import { watchdog } from "./deadline.ts";
-import type { Exchange } from "./exchange.ts";
+import { alarm } from "./deadline.ts";
 import { ClientGone } from "./input.ts";
-import { NO_CONTENT, wrongLength } from "./rules.ts";
+import type { Chunk, Header } from "../types.ts";
+import { type Broken, type Checked, NO_CONTENT, wrongLength } from "./rules.ts";
+
+/** What a response is made of once it is fixed. */
+export interface Committed {
+  status: number;
+  statusText: string;
+  headers: Header[];
+}
+
+/**
+ * What the writer needs of one exchange, and all it sees of it:
+ * `exchange.ts` implements it.
+ */
+export interface Responder {
+  /** The client asked for HEAD. */
+  readonly head: boolean;
+  /** The headers as checked, once startResponse was called. */
+  readonly headers: Checked | undefined;
+  /** Whether Deno frames the body (under `serve`) or another reader does. */
+  readonly onWire: boolean;
+  /** Seconds a client may take nothing of a streamed body; 0 is forever. */
+  readonly sendTimeout: number;
+  /** Whether the trace wants each chunk's size. */
+  readonly tracing: boolean;
+  /** Fires when the client goes away before there is a response. */
+  readonly gone: AbortSignal;
+  /** What write() gave before the body; the writer's to add to, once. */
+  written(): Uint8Array[];
+  /** A body's chunk as bytes; a chunk that is neither breaks a rule. */
+  toBytes(chunk: unknown): Uint8Array;
+  /** The body's next non-empty chunk; undefined once it is over. */
+  next(): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /** Fixes the status and headers; throws the rule the app broke. */
+  commit(hasContent: boolean): Committed;
+  /** HEAD and 304 may declare the length of a body they do not carry. */
+  headersOnly(status: number): boolean;
+  break(broken: Broken): never;
+  /** Closes the body, once, however the response ended. */
+  finish(completed: boolean): void;
+  /** The stream fails after its start: logged, the body closed. */
+  abort(
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    error: unknown,
+  ): void;
+  /** The client left in the middle of the body. */
+  left(): void;
+  /** A chunk handed to the client, for the trace. */
+  sent(size: number): void;
+  /** The response is over: its status, and the bytes its body carried. */
+  ended(status: number, body: number | string): void;
+}
 
 /**
  * An array (or a lone string): every chunk is known, so the body goes out
  * in one piece. Strings stay a string, which Deno encodes natively.
  */
 export function respondAtOnce(
-  exchange: Exchange,
+  exchange: Responder,
   body: Chunk[] | string,
 ): Response {
   const chunks = typeof body === "string" ? [body] : body;
-  let text: string | undefined = exchange.pending.length === 0 ? "" : undefined;
+  const parts = exchange.written();
+  let text: string | undefined = parts.length === 0 ? "" : undefined;
   for (const chunk of chunks) {
     if (text !== undefined && typeof chunk === "string") {
       text += chunk;
-      if (exchange.watch?.tracing) exchange.watch.chunk(utf8Length(chunk));
+      if (exchange.tracing) exchange.sent(utf8Length(chunk));
       continue;
     }
-    if (text) exchange.pending.push(encoder.encode(text));
+    if (text) parts.push(encoder.encode(text));
     text = undefined;
     const bytes = exchange.toBytes(chunk);
-    exchange.watch?.chunk(bytes.byteLength);
-    if (bytes.byteLength > 0) exchange.pending.push(bytes);
+    exchange.sent(bytes.byteLength);
+    if (bytes.byteLength > 0) parts.push(bytes);
   }
   // The response does not wait for close(): wsgiref too calls it after.
   exchange.finish(true);
-  const content = text ?? concat(exchange.pending);
+  const content = text ?? concat(parts);
   const init = exchange.commit(content.length > 0);
   const declared = exchange.headers!.length;
-  const onWire = exchange.context.onWire;
+  const onWire = exchange.onWire;
   // Measuring a long string costs: only when the headers need the length
   // (a log measures it when it writes its line, off the request's path).
   const length = typeof content !== "string"
@@ -58,11 +108,7 @@ export function respondAtOnce(
   if (!onWire && declared === undefined && !NO_CONTENT.has(init.status)) {
     init.headers = [...init.headers, ["Content-Length", String(length)]];
   }
-  // Deno drops the body of a HEAD itself: only others need to ask.
-  exchange.watch?.end(
-    init.status,
-    exchange.head ? 0 : length >= 0 ? length : content as string,
-  );
+  exchange.ended(init.status, length >= 0 ? length : content as string);
   if (content.length === 0 || (!onWire && exchange.head)) {
     return new Response(null, init);
   }
@@ -80,24 +126,25 @@ export function respondAtOnce(
  * chunk ahead.
  */
 export async function respondStreaming(
-  exchange: Exchange,
+  exchange: Responder,
 ): Promise<Response> {
-  const first = exchange.next();
-  const empty =
-    !(first instanceof Promise ? await unlessGone(exchange, first) : first);
+  const next = exchange.next();
+  // The first chunk, held for the first pull.
+  let held = next instanceof Promise ? await unlessGone(exchange, next) : next;
+  const empty = held === undefined;
   // A first chunk past the declared length: still time for a 500.
   const declared = exchange.headers?.length ?? Infinity;
-  if (!empty && exchange.pending[0].byteLength > declared) {
-    exchange.break(wrongLength(declared, exchange.pending[0].byteLength));
+  if (held !== undefined && held.byteLength > declared) {
+    exchange.break(wrongLength(declared, held.byteLength));
   }
   const init = exchange.commit(!empty);
   if (empty || exchange.head) {
     exchange.finish(false);
-    exchange.watch?.end(init.status, 0);
+    exchange.ended(init.status, 0);
     // A null body would make Deno declare `Content-Length: 0`, which HEAD
     // of a non-empty streamed body must not; an empty stream declares none.
     if (!empty) return new Response(emptyStream(), init);
-    if (!exchange.context.onWire && declared === Infinity) {
+    if (!exchange.onWire && declared === Infinity) {
       init.headers = [...init.headers, ["Content-Length", "0"]];
     }
     return new Response(null, init);
@@ -111,10 +158,10 @@ export async function respondStreaming(
   let pulls = 0;
   let waiting = false;
   let seen = 0;
-  const patience = exchange.context.timeouts.send;
+  const patience = exchange.sendTimeout;
   let stop: (() => void) | undefined;
-  const watch = (controller: ReadableStreamDefaultController<Uint8Array>) => {
-    stop = watchdog(patience, () => {
+  const guard = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    stop = alarm(patience, () => {
       const stalled = waiting && pulls === seen;
       seen = pulls;
       return stalled;
@@ -132,18 +179,17 @@ export async function respondStreaming(
   // is: a promise per chunk would double the cost of small chunks.
   const deliver = (
     controller: ReadableStreamDefaultController<Uint8Array>,
-    more: boolean,
+    chunk: Uint8Array | undefined,
   ) => {
     // The client may have gone while an async body was between chunks.
     if (cancelled) return;
-    if (more) {
-      const chunk = exchange.pending.shift()!;
+    if (chunk !== undefined) {
       handed += chunk.byteLength;
       // Deno would silently cut a body longer than its Content-Length.
       if (handed > declared) {
         exchange.break(wrongLength(declared, handed));
       }
-      exchange.watch?.chunk(chunk.byteLength);
+      exchange.sent(chunk.byteLength);
       controller.enqueue(chunk);
       waiting = true;
       // The declared length is all Deno sends: the response is complete,
@@ -152,7 +198,7 @@ export async function respondStreaming(
         stop?.();
         controller.close();
         exchange.finish(false);
-        exchange.watch?.end(init.status, handed);
+        exchange.ended(init.status, handed);
       }
     } else {
       stop?.();
@@ -160,7 +206,7 @@ export async function respondStreaming(
         exchange.break(wrongLength(declared, handed));
       }
       controller.close();
-      exchange.watch?.end(init.status, taken);
+      exchange.ended(init.status, taken);
     }
   };
   const failed = (
@@ -170,21 +216,22 @@ export async function respondStreaming(
     if (cancelled) return;
     stop?.();
     exchange.abort(controller, error);
-    exchange.watch?.end(init.status, taken);
+    exchange.ended(init.status, taken);
   };
   let cancelled = false;
   const stream = new ReadableStream<Uint8Array>({
     start: (controller) => {
-      if (patience > 0) watch(controller);
+      if (patience > 0) guard(controller);
     },
     pull: (controller) => {
       taken = handed;
       pulls++;
       waiting = false;
       try {
-        const more = exchange.next();
-        if (!(more instanceof Promise)) return deliver(controller, more);
-        return more.then((more) => deliver(controller, more))
+        const chunk = held ?? exchange.next();
+        held = undefined;
+        if (!(chunk instanceof Promise)) return deliver(controller, chunk);
+        return chunk.then((chunk) => deliver(controller, chunk))
           .catch((error) => failed(controller, error));
       } catch (error) {
         return failed(controller, error);
@@ -193,10 +240,8 @@ export async function respondStreaming(
     cancel: () => {
       stop?.();
       cancelled = true;
-      exchange.log("the client went away before the whole body was sent");
-      exchange.clientGone();
-      exchange.finish(false);
-      exchange.watch?.end(init.status, taken);
+      exchange.left();
+      exchange.ended(init.status, taken);
     },
     // One chunk ahead of the reader, as any ReadableStream by default: a
     // pending read then finds its chunk ready (measured: a third cheaper
@@ -213,9 +258,9 @@ export async function respondStreaming(
  * is in use, and most bodies answer at once.
  */
 async function unlessGone(
-  exchange: Exchange,
-  first: Promise<boolean>,
-): Promise<boolean> {
+  exchange: Responder,
+  first: Promise<Uint8Array | undefined>,
+): Promise<Uint8Array | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const later = new Promise<"later">((resolve) => {
     timer = setTimeout(() => resolve("later"), 0);
@@ -224,7 +269,7 @@ async function unlessGone(
     clearTimeout(timer)
   );
   if (quick !== "later") return quick;
-  const signal = exchange.environ["deno.request"].signal;
+  const signal = exchange.gone;
   return new Promise((resolve, reject) => {
     const gone = () => {
       exchange.finish(false);

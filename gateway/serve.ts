@@ -17,6 +17,7 @@ import { type Context, context } from "./context.ts";
 import { explain, handle, ResponseAborted, serverError } from "./exchange.ts";
 import { headOf } from "./head.ts";
 import { refuse } from "./limits.ts";
+import { denoOptions } from "./options.ts";
 
 /**
  * Serves a WSGI application with `Deno.serve`. Takes everything
@@ -37,21 +38,6 @@ export function serve(
   app: Application,
   options: ServeOptions = {},
 ): Deno.HttpServer {
-  const {
-    errors: _errors,
-    multiprocess: _multiprocess,
-    accessLog: _accessLog,
-    trace: _trace,
-    limitRequestTarget: _limitRequestTarget,
-    limitRequestFields: _limitRequestFields,
-    limitRequestFieldSize: _limitRequestFieldSize,
-    limitRequestBody: _limitRequestBody,
-    readTimeout: _readTimeout,
-    sendTimeout: _sendTimeout,
-    slowAppWarning: _slowAppWarning,
-    appTimeout: _appTimeout,
-    ...denoOptions
-  } = options;
   const shared = context(options, true);
   const server = Deno.serve(
     {
@@ -63,7 +49,7 @@ export function serve(
         }
         return serverError();
       },
-      ...denoOptions as Deno.ServeTcpOptions,
+      ...denoOptions(options) as Deno.ServeTcpOptions,
     },
     gateway(app, shared),
   );

@@ -833,7 +833,7 @@ Deno.test("zero runtime dependencies: every export loads only the package's own 
 // ---------------------------------------------------------------------------
 
 Deno.test("cli: -b :PORT is every interface, as gunicorn reads it; -b repeats", async () => {
-  const { parseCommand } = await import("../gateway/command.ts");
+  const { parseCommand } = await import("../cli/command.ts");
   assert.deepEqual(parseCommand(["-b", ":8000"]).binds, [
     { hostname: "0.0.0.0", port: 8000 },
   ]);

@@ -7,8 +7,9 @@
  * @module
  */
 
-import { servedHandler } from "./serve.ts";
-import { application, type Command } from "./command.ts";
+import { servedHandler } from "../gateway/serve.ts";
+import { application } from "./application.ts";
+import type { Command } from "./command.ts";
 import { Drain, stopGracefully } from "./drain.ts";
 import { PORT_ENV, READY, WORKER_ENV } from "./workers.ts";
 

@@ -9,8 +9,8 @@
 import type { Application } from "../types.ts";
 import { type Bind, type Command, described, UsageError } from "./command.ts";
 import { Drain, stopGracefully } from "./drain.ts";
-import { flushStandardOutput, standardOutput } from "./log.ts";
-import { serve } from "./serve.ts";
+import { flushStandardOutput, standardOutput } from "../gateway/log.ts";
+import { serve } from "../gateway/serve.ts";
 
 /** Serves `app` on every address of `command` until SIGTERM or Ctrl+C. */
 export async function serveCommand(

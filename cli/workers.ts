@@ -8,7 +8,7 @@
 
 import { type Command, described, UsageError } from "./command.ts";
 import { STOP_SIGNALS } from "./drain.ts";
-import { writeText } from "./errors.ts";
+import { writeText } from "../gateway/errors.ts";
 
 /** The environment variable that hands the command to each worker. */
 export const WORKER_ENV = "DENOWSGI_WORKER";

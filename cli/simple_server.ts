@@ -12,8 +12,8 @@ import type {
   StartResponse,
 } from "../types.ts";
 import { STOP_SIGNALS } from "./drain.ts";
-import { flushStandardOutput, show } from "./log.ts";
-import { serve } from "./serve.ts";
+import { flushStandardOutput, show } from "../gateway/log.ts";
+import { serve } from "../gateway/serve.ts";
 
 /**
  * What {@linkcode makeServer} returns: wsgiref's `WSGIServer`, reduced to
