@@ -4,18 +4,9 @@
  * `Deno.serve`, turning each `Request` into an {@linkcode Environ} and the
  * chunks the application returns into a streamed `Response`.
  *
- * This module is the door: it holds nothing of its own. Read the code in
- * this order, which is the order one request takes:
- *
- * 1. `types.ts` — the contract, PEP 3333 as types; it imports nothing.
- * 2. `gateway/serve.ts` — `serve` and `toFetchHandler`: Deno's doors in.
- * 3. `gateway/environ.ts` — the environ, built from the `Request`.
- * 4. `gateway/exchange.ts` — the application called, `startResponse`
- *    checked (by `gateway/rules.ts`), the body closed, errors answered.
- * 5. `gateway/response.ts` — the body sent, at once or streamed.
- * 6. `gateway/input.ts`, `errors.ts`, `file_wrapper.ts`, `log.ts` — the
- *    environ's streams and the access log and trace.
- * 7. `server.ts` — the command line and wsgiref's `makeServer`.
+ * This module is the door: it holds nothing of its own. ARCHITECTURE.md
+ * gives the order to read the code in, which is the order one request
+ * takes: `types.ts`, then `gateway/` from `serve.ts` on, then `cli/`.
  *
  * @example The lesson's hola mundo
  * ```ts

@@ -9,6 +9,12 @@
  *
  * Use it in development and in tests; it adds work to every request.
  *
+ * It is one module, as wsgiref's `validate.py` is: the list of rules below
+ * and the checks that enforce them read together, and the environ's checks
+ * and the response's share the wrappers that carry a violation from one
+ * step to the next (the input, the error stream, `startResponse`, the
+ * body), which a split would cut apart.
+ *
  * Under our gateway the client gets the usual 500 and `wsgi.errors` gets the
  * message; if the body had already started, the transfer is aborted. In a
  * test, `assert.throws(..., ValidationError)` works, and `error.rule` holds
