@@ -81,40 +81,67 @@ export class Drain {
       finish();
       return body;
     }
-    const iterator: Iterator<Chunk> | AsyncIterator<Chunk> =
-      Symbol.asyncIterator in body
-        ? body[Symbol.asyncIterator]()
-        : body[Symbol.iterator]();
-    const ended = Promise.withResolvers<never>();
-    ended.promise.catch(() => {});
-    this.#running.add(ended.reject);
-    let completed = false;
     const close = "close" in body && typeof body.close === "function"
       ? () => body.close!()
       : undefined;
     const running = this.#running;
+    let completed = false;
+    let stopped: Error | undefined;
+    // The waiting step of an async body, to fail when the grace period is
+    // over. Each step races a promise of its own, dropped once the step is
+    // done: racing one promise that never settles would keep a reaction for
+    // every chunk of an endless stream.
+    let interrupt: ((error: Error) => void) | undefined;
+    const stop = (error: Error) => {
+      stopped = error;
+      interrupt?.(error);
+    };
+    running.add(stop);
+    // The gateway calls this once, however the response ended; the body
+    // gets what the gateway would have given it unwrapped.
+    const closeAll = async (unfinished: { return?(): unknown }) => {
+      running.delete(stop);
+      try {
+        await Promise.all([
+          completed ? undefined : unfinished.return?.(),
+          close?.(),
+        ]);
+      } finally {
+        finish();
+      }
+    };
+    const seen = (step: IteratorResult<Chunk>) => {
+      if (step.done) completed = true;
+      return step;
+    };
+    if (!(Symbol.asyncIterator in body)) {
+      // A sync body stays sync: a promise per chunk would triple its cost.
+      const iterator = body[Symbol.iterator]();
+      const wrapped: IterableIterator<Chunk> & { close(): Promise<void> } = {
+        [Symbol.iterator]: () => wrapped,
+        next: () => {
+          if (stopped) throw stopped;
+          return seen(iterator.next());
+        },
+        close: () => closeAll(iterator),
+      };
+      return wrapped;
+    }
+    const iterator = body[Symbol.asyncIterator]();
     const wrapped: AsyncIterableIterator<Chunk> & { close(): Promise<void> } = {
-      [Symbol.asyncIterator]() {
-        return wrapped;
-      },
+      [Symbol.asyncIterator]: () => wrapped,
       next: async () => {
-        const step = await Promise.race([iterator.next(), ended.promise]);
-        if (step.done) completed = true;
-        return step;
-      },
-      // The gateway calls this once, however the response ended; the body
-      // gets what the gateway would have given it unwrapped.
-      close: async () => {
-        running.delete(ended.reject);
+        if (stopped) throw stopped;
+        const interrupted = new Promise<never>((_, reject) => {
+          interrupt = reject;
+        });
         try {
-          await Promise.all([
-            completed ? undefined : iterator.return?.(),
-            close?.(),
-          ]);
+          return seen(await Promise.race([iterator.next(), interrupted]));
         } finally {
-          finish();
+          interrupt = undefined;
         }
       },
+      close: () => closeAll(iterator),
     };
     return wrapped;
   }
@@ -135,6 +162,12 @@ export interface GracefulStop {
    */
   sameWithin?: number;
 }
+
+/**
+ * How long the bodies ended at the graceful timeout get for their close()
+ * before the process stops anyway.
+ */
+const CLOSE_MS = 1000;
 
 /** What stops a server: Ctrl+C, and SIGTERM where there is one. */
 export const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
@@ -162,15 +195,22 @@ export function stopGracefully(drain: Drain, how: GracefulStop): Promise<void> {
           `(up to ${how.timeout} s; Ctrl+C again to quit now)`,
       );
     }
+    // The grace period is a promise to the operator: once it is over, the
+    // bodies still running are ended, their close() given a moment, and the
+    // process stops whatever is left (an app whose promise never settles).
     const timer = setTimeout(() => {
       const ended = drain.end(new GracefulTimeout(how.timeout));
-      if (ended > 0) {
-        how.say(
-          `Graceful timeout (${how.timeout} s): ended ${
-            plural(ended, "response")
-          } still running`,
-        );
+      const left = drain.inFlight - ended;
+      const parts = [
+        ended > 0 ? `ended ${plural(ended, "response")} still running` : "",
+        left > 0
+          ? `left ${plural(left, "application")} that never answered`
+          : "",
+      ].filter(Boolean);
+      if (parts.length > 0) {
+        how.say(`Graceful timeout (${how.timeout} s): ${parts.join("; ")}`);
       }
+      setTimeout(() => stopped.resolve(), CLOSE_MS);
     }, how.timeout * 1000);
     how.stop().then(() => drain.idle()).finally(() => {
       clearTimeout(timer);

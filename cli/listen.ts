@@ -19,10 +19,13 @@ export async function serveCommand(
 ): Promise<number> {
   const drain = new Drain();
   const tls = await readTls(command);
-  const servers: Deno.HttpServer[] = [];
+  const servers: Listener[] = [];
   try {
     for (const bind of command.binds) {
-      servers.push(listenOn(bind, drain.wrap(app), command, tls));
+      const wrapped = drain.wrap(app);
+      servers.push(
+        new Listener(bind, (bind) => listenOn(bind, wrapped, command, tls)),
+      );
     }
   } catch (error) {
     await Promise.all(servers.map((server) => server.shutdown()));
@@ -52,6 +55,72 @@ export async function serveCommand(
   await flushStandardOutput();
   return 0;
 }
+
+/**
+ * One `-b` address, kept listening. Deno's accept loop dies of an error
+ * such as `Too many open files` (its `finished` rejects, and nothing else
+ * would listen again); the listener then says so, at most once a second,
+ * and listens again a second later, as nginx pauses accepting and goes on.
+ */
+class Listener {
+  #server: Deno.HttpServer;
+  #listen: (bind: Bind) => Deno.HttpServer;
+  #bind: Bind;
+  #where: string;
+  #stopping = false;
+  #retry?: ReturnType<typeof setTimeout>;
+  #said = -Infinity;
+
+  constructor(bind: Bind, listen: (bind: Bind) => Deno.HttpServer) {
+    this.#listen = listen;
+    const server = this.#server = this.#watch(listen(bind));
+    // Listening again means the same port, also when the first was any.
+    this.#bind = "path" in bind
+      ? bind
+      : { ...bind, port: (server.addr as Deno.NetAddr).port };
+    this.#where = "path" in bind
+      ? `unix:${bind.path}`
+      : `${bind.hostname}:${this.#bind.port}`;
+  }
+
+  get addr(): Deno.Addr {
+    return this.#server.addr;
+  }
+
+  #watch(server: Deno.HttpServer): Deno.HttpServer {
+    server.finished.catch((error) => this.#died(error));
+    return server;
+  }
+
+  #died(error: unknown): void {
+    if (this.#stopping) return;
+    const now = performance.now();
+    if (now - this.#said >= RETRY_MS) {
+      this.#said = now;
+      console.error(
+        `[wsgi] the listener on ${this.#where} failed (${
+          reason(error)
+        }); listening again in ${RETRY_MS / 1000} s`,
+      );
+    }
+    this.#retry = setTimeout(() => {
+      if (this.#stopping) return;
+      try {
+        this.#server = this.#watch(this.#listen(this.#bind));
+      } catch (error) {
+        this.#died(error);
+      }
+    }, RETRY_MS);
+  }
+
+  async shutdown(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#retry);
+    await this.#server.shutdown();
+  }
+}
+
+const RETRY_MS = 1000;
 
 interface Tls {
   cert: string;

@@ -8,6 +8,7 @@
 import { application } from "./application.ts";
 import { parseCommand, usage, UsageError } from "./command.ts";
 import { serveCommand } from "./listen.ts";
+import { keepGoing } from "./survive.ts";
 import { runWorkers } from "./workers.ts";
 
 /** Runs the command line; resolves to the exit status. */
@@ -19,7 +20,9 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     if (command.workers > 1) return await runWorkers(command);
-    return await serveCommand(command, await application(command));
+    const app = await application(command);
+    keepGoing();
+    return await serveCommand(command, app);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`server.ts: error: ${error.message.split("\n")[0]}`);

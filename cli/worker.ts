@@ -10,6 +10,7 @@
 import { servedHandler } from "../gateway/serve.ts";
 import { application } from "./application.ts";
 import type { Command } from "./command.ts";
+import { keepGoing } from "./survive.ts";
 import { Drain, stopGracefully } from "./drain.ts";
 import { PORT_ENV, READY, WORKER_ENV } from "./workers.ts";
 
@@ -19,6 +20,7 @@ const bind = command.binds[0] as { hostname: string };
 const drain = new Drain();
 const app = drain.wrap(await application(command));
 const encoder = new TextEncoder();
+keepGoing((text) => Deno.stderr.writeSync(encoder.encode(`${text}\n`)));
 
 // deno serve itself stops accepting on the first signal; this adds the
 // grace period, the operator's line and the second Ctrl+C. Straight to
