@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Application, Body, Chunk, Header } from "../mod.ts";
+import type { Application, Body, Chunk } from "../mod.ts";
 import { Client } from "../testing.ts";
 import { encoder, utf8Length } from "../gateway/bytes.ts";
 import {
@@ -21,21 +21,13 @@ import {
   exchange,
   harness,
   listen,
+  returning,
   settle,
+  TEXT,
   until,
   withClose,
   writeAll,
 } from "./_helpers.ts";
-
-const TEXT: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
-
-/** An app that answers 200 with `body`, whatever it is. */
-function returning(body: () => ReturnType<Application>): Application {
-  return (_environ, startResponse) => {
-    startResponse("200 OK", TEXT);
-    return body();
-  };
-}
 
 /**
  * A generator body over `chunks` with a counted `close()`, whose `finally`

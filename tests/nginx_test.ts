@@ -14,24 +14,10 @@ import assert from "node:assert/strict";
 import { type Application, serve } from "../mod.ts";
 import { proxyFix } from "../proxy.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
-import { collector, listen } from "./_helpers.ts";
-
-async function installed(tool: string, flag: string): Promise<boolean> {
-  try {
-    await new Deno.Command(tool, {
-      args: [flag],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { collector, installed, listen } from "./_helpers.ts";
 
 const available = await installed("nginx", "-v") &&
-  await installed("curl", "--version");
+  await installed("curl");
 if (!available) {
   console.log(
     "nginx_test: skipped, nginx or curl is not installed (apt-get install -y nginx curl)",

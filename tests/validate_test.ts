@@ -11,7 +11,6 @@ import {
   type Application,
   type Body,
   type Environ,
-  type Header,
   type InputStream,
   serve,
   type StartResponse,
@@ -23,11 +22,12 @@ import {
   assertAbortedAfter,
   assertServerError,
   collector,
+  returning,
   settle,
+  TEXT,
   withClose,
 } from "./_helpers.ts";
 
-const TEXT: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
 const encoder = new TextEncoder();
 
 /** `validate(app)` behind a fetch handler whose wsgi.errors is kept. */
@@ -38,14 +38,6 @@ function validated(app: Application) {
     lines,
     request: (path = "/", init?: RequestInit) =>
       handler(new Request(`http://localhost${path}`, init)),
-  };
-}
-
-/** An app that answers 200 text/plain with what `body` returns. */
-function returning(body: () => unknown, headers = TEXT): Application {
-  return (_environ, startResponse) => {
-    startResponse("200 OK", headers);
-    return body() as Body;
   };
 }
 
