@@ -10,7 +10,6 @@ import {
   type Application,
   type Environ,
   type GatewayOptions,
-  serve,
   type ServeOptions,
   toFetchHandler,
 } from "../mod.ts";
@@ -61,17 +60,8 @@ async function serveAndRecord(
   options: Partial<ServeOptions> = {},
 ): Promise<Environ[]> {
   const seen: Environ[] = [];
-  const server = serve(recorder(seen, true), {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    ...options,
-  } as ServeOptions);
-  try {
-    await client((server.addr as Deno.NetAddr).port);
-  } finally {
-    await server.shutdown();
-  }
+  await using server = listen(recorder(seen, true), options);
+  await client(server.port);
   return seen;
 }
 
@@ -451,14 +441,12 @@ Deno.test("REMOTE_ADDR, REMOTE_PORT and deno.info are absent without a connectio
 Deno.test("deno.info is the connection info on a real server", async () => {
   // Deno's info is readable only while the request is open: look inside.
   let remote: Deno.NetAddr | undefined;
-  await using server = serve((environ, startResponse) => {
+  await using server = listen((environ, startResponse) => {
     remote = environ["deno.info"]?.remoteAddr as Deno.NetAddr;
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return ["ok"];
-  }, { hostname: "127.0.0.1", port: 0, onListen() {} });
-  const result = await rawGet((server.addr as Deno.NetAddr).port, "/", [
-    "Host: localhost",
-  ]);
+  });
+  const result = await rawGet(server.port, "/", ["Host: localhost"]);
   assertOk(result.response);
   assert.ok(remote !== undefined, "deno.info is set");
   assert.equal(remote.hostname, "127.0.0.1");

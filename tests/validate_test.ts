@@ -12,7 +12,6 @@ import {
   type Body,
   type Environ,
   type InputStream,
-  serve,
   type StartResponse,
   toFetchHandler,
 } from "../mod.ts";
@@ -22,6 +21,7 @@ import {
   assertAbortedAfter,
   assertServerError,
   collector,
+  listen,
   returning,
   settle,
   TEXT,
@@ -793,18 +793,12 @@ Deno.test("a streaming app that reads wsgi.input passes cleanly through the fetc
 });
 
 Deno.test("on a real server, validated apps pass: GET, HEAD, POST with a length and a chunked upload", async () => {
-  const { errors, lines } = collector();
   const routes: Application = (environ, startResponse) =>
     environ.PATH_INFO === "/eco"
       ? echoApp(environ, startResponse)
       : holaMundoApp(environ, startResponse);
-  await using server = serve(validate(routes), {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    errors,
-  });
-  const base = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  await using server = listen(validate(routes));
+  const { lines, url: base } = server;
 
   const page = await fetch(`${base}/?q=1`);
   assert.equal(page.status, 200);
