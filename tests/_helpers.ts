@@ -204,7 +204,7 @@ export function withClose<T extends object>(
 const encoder = new TextEncoder();
 
 /** Opens a TCP connection to `port` on 127.0.0.1, where `listen` serves. */
-export function connect(port: number): Promise<Deno.Conn> {
+export function connect(port: number): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname: "127.0.0.1", port });
 }
 

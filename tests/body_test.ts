@@ -18,6 +18,7 @@ import {
   assertRuleBroken,
   assertServerError,
   assertStackLogged,
+  connect,
   exchange,
   harness,
   listen,
@@ -271,10 +272,7 @@ for (const length of ["0", "3"]) {
 Deno.test("a Content-Length of 0 with a streamed body is a 500 on the wire, not an empty 200", async () => {
   const { server, port } = listen(declaring("0", hello));
   try {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: port,
-    });
+    const conn = await connect(port);
     const received = await exchange(
       conn,
       "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -630,10 +628,7 @@ Deno.test("a client gone before an async body's first chunk: close() once, one l
     return body;
   });
   try {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: port,
-    });
+    const conn = await connect(port);
     await writeAll(conn, encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     await called.promise;
     conn.close();

@@ -14,7 +14,7 @@ import {
   toFetchHandler,
 } from "../mod.ts";
 import { Client } from "../testing.ts";
-import { collector, echoKey, exchange, listen } from "./_helpers.ts";
+import { collector, connect, echoKey, exchange, listen } from "./_helpers.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
 
 // -- helpers ----------------------------------------------------------------
@@ -71,7 +71,7 @@ async function rawGet(
   target: string,
   headerLines: string[],
 ): Promise<{ response: string; localPort: number }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = await connect(port);
   const localPort = (conn.localAddr as Deno.NetAddr).port;
   const response = await exchange(
     conn,
@@ -502,10 +502,7 @@ const ON_THE_WIRE: [
 for (const [what, key, request, seen] of ON_THE_WIRE) {
   Deno.test(`environ on the wire: ${what}`, async () => {
     await using listening = listen(echoKey(key));
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: listening.port,
-    });
+    const conn = await connect(listening.port);
     const raw = await exchange(
       conn,
       `${request}Host: x\r\nConnection: close\r\n\r\n`,

@@ -351,10 +351,7 @@ Deno.test("a client gone in the middle of an upload is logged in one line, witho
     return [`${rest.byteLength + 1} bytes`];
   });
   try {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: port,
-    });
+    const conn = await connect(port);
     await writeAll(
       conn,
       new TextEncoder().encode(
