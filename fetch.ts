@@ -8,7 +8,7 @@
  *
  * @example A fetch handler mounted under /api beside a WSGI site
  * ```ts
- * import type { Application } from "@denowsgi/wsgi";
+ * import { type Application, serve } from "@denowsgi/wsgi";
  * import { fromFetchHandler } from "@denowsgi/wsgi/fetch";
  * import { mount } from "@denowsgi/wsgi/mount";
  *
@@ -20,7 +20,9 @@
  *   startResponse("200 OK", [["Content-Type", "text/plain"]]);
  *   return ["la portada\n"];
  * };
- * export const app = mount({ "/": site, "/api": api });
+ * const app = mount({ "/": site, "/api": api });
+ *
+ * serve(app, { hostname: "localhost", port: 8000 });
  * ```
  *
  * @module

@@ -11,7 +11,7 @@
  *
  * @example A site, an API and static files under one server
  * ```ts
- * import type { Application } from "@denowsgi/wsgi";
+ * import { type Application, serve } from "@denowsgi/wsgi";
  * import { mount } from "@denowsgi/wsgi/mount";
  * import { serveDir } from "@denowsgi/wsgi/static";
  *
@@ -23,11 +23,13 @@
  *   startResponse("200 OK", [["Content-Type", "application/json"]]);
  *   return [JSON.stringify({ path: environ.PATH_INFO })];
  * };
- * export const app = mount({
+ * const app = mount({
  *   "/": site,
  *   "/api": api, // GET /api/users → PATH_INFO "/users", SCRIPT_NAME "/api"
  *   "/static": serveDir("public"),
  * });
+ *
+ * serve(app, { hostname: "localhost", port: 8000 });
  * ```
  *
  * @module

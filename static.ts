@@ -20,14 +20,16 @@
  *
  * @example The lesson's app, with its logo served beside it
  * ```ts
- * import type { Application } from "@denowsgi/wsgi";
+ * import { type Application, serve } from "@denowsgi/wsgi";
  * import { sharedData } from "@denowsgi/wsgi/static";
  *
  * const page: Application = (_environ, startResponse) => {
  *   startResponse("200 OK", [["Content-Type", "text/html; charset=utf-8"]]);
  *   return ['<img src="/static/python-logo.png">'];
  * };
- * export const app = sharedData(page, { "/static": "examples" });
+ * const app = sharedData(page, { "/static": "examples" });
+ *
+ * serve(app, { hostname: "localhost", port: 8000 });
  * ```
  *
  * @module

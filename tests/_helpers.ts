@@ -1,7 +1,8 @@
 /**
  * Shared test helpers: a wsgi.errors kept in memory, a fetch handler around
  * an application, the assertions the start_response, body and error rules
- * repeat, and one raw HTTP/1.1 exchange for what `fetch` cannot send.
+ * repeat, a real server on a free port, one raw HTTP/1.1 exchange for what
+ * `fetch` cannot send, and whether a command-line tool is installed.
  *
  * @module
  */
@@ -9,8 +10,10 @@
 import assert from "node:assert/strict";
 import {
   type Application,
+  type Body,
   type ErrorStream,
   type FetchHandler,
+  type Header,
   serve,
   type ServeOptions,
   toFetchHandler,
@@ -56,6 +59,20 @@ export function echoKey(key: string): Application {
   return (environ, startResponse) => {
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [String(environ[key])];
+  };
+}
+
+/** A `Content-Type: text/plain; charset=utf-8` header list. */
+export const TEXT: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
+
+/** An app that answers 200 with `headers` and whatever `body` returns. */
+export function returning(
+  body: () => unknown,
+  headers: Header[] = TEXT,
+): Application {
+  return (_environ, startResponse) => {
+    startResponse("200 OK", headers);
+    return body() as Body;
   };
 }
 
@@ -186,6 +203,11 @@ export function withClose<T extends object>(
 
 const encoder = new TextEncoder();
 
+/** Opens a TCP connection to `port` on 127.0.0.1, where `listen` serves. */
+export function connect(port: number): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port });
+}
+
 /** Writes all of `bytes`: one `write()` may take only part of them. */
 export async function writeAll(
   conn: Deno.Conn,
@@ -231,6 +253,7 @@ export interface Listening extends AsyncDisposable {
   lines: string[];
 }
 
+/** Serves `app` on 127.0.0.1, a free port; wsgi.errors goes to `lines`. */
 export function listen(
   app: Application,
   options: Partial<ServeOptions> = {},
@@ -251,4 +274,21 @@ export function listen(
     lines,
     [Symbol.asyncDispose]: () => server.shutdown(),
   };
+}
+
+/** Whether the command `tool` runs: it is installed and on the PATH. */
+export async function installed(
+  tool: string,
+  flag = "--version",
+): Promise<boolean> {
+  try {
+    await new Deno.Command(tool, {
+      args: [flag],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return true;
+  } catch {
+    return false;
+  }
 }

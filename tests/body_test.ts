@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Application, Body, Chunk, Header } from "../mod.ts";
+import type { Application, Body, Chunk } from "../mod.ts";
 import { Client } from "../testing.ts";
 import { encoder, utf8Length } from "../gateway/bytes.ts";
 import {
@@ -18,24 +18,17 @@ import {
   assertRuleBroken,
   assertServerError,
   assertStackLogged,
+  connect,
   exchange,
   harness,
   listen,
+  returning,
   settle,
+  TEXT,
   until,
   withClose,
   writeAll,
 } from "./_helpers.ts";
-
-const TEXT: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
-
-/** An app that answers 200 with `body`, whatever it is. */
-function returning(body: () => ReturnType<Application>): Application {
-  return (_environ, startResponse) => {
-    startResponse("200 OK", TEXT);
-    return body();
-  };
-}
 
 /**
  * A generator body over `chunks` with a counted `close()`, whose `finally`
@@ -279,10 +272,7 @@ for (const length of ["0", "3"]) {
 Deno.test("a Content-Length of 0 with a streamed body is a 500 on the wire, not an empty 200", async () => {
   const { server, port } = listen(declaring("0", hello));
   try {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: port,
-    });
+    const conn = await connect(port);
     const received = await exchange(
       conn,
       "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -638,10 +628,7 @@ Deno.test("a client gone before an async body's first chunk: close() once, one l
     return body;
   });
   try {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: port,
-    });
+    const conn = await connect(port);
     await writeAll(conn, encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     await called.promise;
     conn.close();

@@ -7,8 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { serve, toFetchHandler } from "../mod.ts";
+import { toFetchHandler } from "../mod.ts";
 import { environApp } from "../examples/environ.ts";
+import { connect, listen } from "./_helpers.ts";
 
 const handler = toFetchHandler(environApp);
 
@@ -118,15 +119,8 @@ Deno.test("the explorer escapes <script> in a header, the path and the body", as
 Deno.test("the explorer escapes a raw <script> request target sent on the wire", async () => {
   // fetch percent-encodes < and > in a URL; a raw client need not, and
   // REQUEST_URI keeps the target exactly as it came.
-  await using server = serve(environApp, {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-  });
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: (server.addr as Deno.NetAddr).port,
-  });
+  await using server = listen(environApp);
+  const conn = await connect(server.port);
   await conn.write(new TextEncoder().encode(
     `GET /${ATTACK}?q=${ATTACK} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
   ));

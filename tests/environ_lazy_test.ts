@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import type { Application, Environ } from "../mod.ts";
 import { Client } from "../testing.ts";
 import { validate } from "../validate.ts";
-import { exchange, listen } from "./_helpers.ts";
+import { connect, exchange, listen } from "./_helpers.ts";
 
 /** A Request that counts how often its headers are asked for. */
 class CountingRequest extends Request {
@@ -209,10 +209,7 @@ Deno.test("a request with no Host is served, with no HTTP_HOST and the server's 
     return [String(environ.PATH_INFO)];
   });
   for (const version of ["HTTP/1.0", "HTTP/1.1"]) {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-    });
+    const conn = await connect(server.port);
     const reply = await exchange(
       conn,
       `GET /sin-host ${version}\r\nConnection: close\r\n\r\n`,
@@ -228,7 +225,7 @@ Deno.test("a request with no Host is served, with no HTTP_HOST and the server's 
   }
   assert.deepEqual(server.lines, []);
   // A Host equal to Deno's own fallback is a Host all the same.
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const conn = await connect(server.port);
   const reply = await exchange(
     conn,
     `GET / HTTP/1.1\r\nHost: localhost:${server.port}\r\nConnection: close\r\n\r\n`,
@@ -243,7 +240,7 @@ Deno.test("a GET that declares a body: reading its input is refused with 400, no
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [`${body.byteLength} bytes`];
   });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const conn = await connect(server.port);
   const reply = await exchange(
     conn,
     "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
@@ -256,10 +253,7 @@ Deno.test("a GET that declares a body: reading its input is refused with 400, no
     /^\[wsgi\] GET \/: a GET request declared a body/,
   );
   // Content-Length: 0 stays fine.
-  const again = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: server.port,
-  });
+  const again = await connect(server.port);
   assert.match(
     await exchange(
       again,

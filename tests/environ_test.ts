@@ -10,12 +10,11 @@ import {
   type Application,
   type Environ,
   type GatewayOptions,
-  serve,
   type ServeOptions,
   toFetchHandler,
 } from "../mod.ts";
 import { Client } from "../testing.ts";
-import { collector, echoKey, exchange, listen } from "./_helpers.ts";
+import { collector, connect, echoKey, exchange, listen } from "./_helpers.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
 
 // -- helpers ----------------------------------------------------------------
@@ -61,17 +60,8 @@ async function serveAndRecord(
   options: Partial<ServeOptions> = {},
 ): Promise<Environ[]> {
   const seen: Environ[] = [];
-  const server = serve(recorder(seen, true), {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    ...options,
-  } as ServeOptions);
-  try {
-    await client((server.addr as Deno.NetAddr).port);
-  } finally {
-    await server.shutdown();
-  }
+  await using server = listen(recorder(seen, true), options);
+  await client(server.port);
   return seen;
 }
 
@@ -81,7 +71,7 @@ async function rawGet(
   target: string,
   headerLines: string[],
 ): Promise<{ response: string; localPort: number }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = await connect(port);
   const localPort = (conn.localAddr as Deno.NetAddr).port;
   const response = await exchange(
     conn,
@@ -451,14 +441,12 @@ Deno.test("REMOTE_ADDR, REMOTE_PORT and deno.info are absent without a connectio
 Deno.test("deno.info is the connection info on a real server", async () => {
   // Deno's info is readable only while the request is open: look inside.
   let remote: Deno.NetAddr | undefined;
-  await using server = serve((environ, startResponse) => {
+  await using server = listen((environ, startResponse) => {
     remote = environ["deno.info"]?.remoteAddr as Deno.NetAddr;
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return ["ok"];
-  }, { hostname: "127.0.0.1", port: 0, onListen() {} });
-  const result = await rawGet((server.addr as Deno.NetAddr).port, "/", [
-    "Host: localhost",
-  ]);
+  });
+  const result = await rawGet(server.port, "/", ["Host: localhost"]);
   assertOk(result.response);
   assert.ok(remote !== undefined, "deno.info is set");
   assert.equal(remote.hostname, "127.0.0.1");
@@ -514,10 +502,7 @@ const ON_THE_WIRE: [
 for (const [what, key, request, seen] of ON_THE_WIRE) {
   Deno.test(`environ on the wire: ${what}`, async () => {
     await using listening = listen(echoKey(key));
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: listening.port,
-    });
+    const conn = await connect(listening.port);
     const raw = await exchange(
       conn,
       `${request}Host: x\r\nConnection: close\r\n\r\n`,

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import type { Application, Environ } from "../mod.ts";
 import { sharedData } from "../static.ts";
-import { exchange, listen, writeAll } from "./_helpers.ts";
+import { connect, exchange, listen, writeAll } from "./_helpers.ts";
 
 const TARGET_KEYS = [
   "PATH_INFO",
@@ -34,7 +34,7 @@ function recording(seen: Partial<Environ>[]): Application {
 }
 
 async function send(port: number, request: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = await connect(port);
   return await exchange(conn, request);
 }
 
@@ -194,7 +194,7 @@ Deno.test("an absolute-form target gives its path; HTTP_HOST stays the Host head
 
 /** A chunked POST whose body comes after its head, as a client sends it. */
 async function chunked(port: number, body: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = await connect(port);
   const encoder = new TextEncoder();
   await writeAll(
     conn,

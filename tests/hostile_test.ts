@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import type { Application } from "../mod.ts";
-import { exchange, listen } from "./_helpers.ts";
+import { connect, exchange, listen } from "./_helpers.ts";
 
 /** Reads the whole body and echoes what the environ says of it. */
 const echo: Application = async (environ, startResponse) => {
@@ -22,10 +22,6 @@ const echo: Application = async (environ, startResponse) => {
     }\n`,
   ];
 };
-
-function connect(port: number): Promise<Deno.Conn> {
-  return Deno.connect({ hostname: "127.0.0.1", port });
-}
 
 /** The status lines of everything the server sent, in order. */
 function statuses(received: string): string[] {

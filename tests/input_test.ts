@@ -6,14 +6,10 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type Environ,
-  type InputStream,
-  serve,
-  toFetchHandler,
-} from "../mod.ts";
+import { type Environ, type InputStream, toFetchHandler } from "../mod.ts";
 import {
   collector,
+  connect,
   exchange,
   listen,
   STACK_FRAME,
@@ -79,11 +75,6 @@ async function withInput(
   if (failure !== undefined) throw failure;
   assert.ok(ran, "the application ran");
   assert.deepEqual(lines, []);
-}
-
-/** The port a server listens on. */
-function portOf(server: Deno.HttpServer): number {
-  return (server.addr as Deno.NetAddr).port;
 }
 
 // -- read ---------------------------------------------------------------------
@@ -245,15 +236,12 @@ Deno.test("reads stop at CONTENT_LENGTH even if the body stream is longer", asyn
 
 Deno.test("on a real server, reads stop at CONTENT_LENGTH: the next pipelined request is not body", async () => {
   const bodies: Record<string, string> = {};
-  await using server = serve(async (environ, startResponse) => {
+  await using server = listen(async (environ, startResponse) => {
     bodies[environ.PATH_INFO] = text(await environ["wsgi.input"].read());
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [environ.PATH_INFO];
-  }, { hostname: "127.0.0.1", port: 0, onListen() {} });
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: portOf(server),
   });
+  const conn = await connect(server.port);
   const response = await exchange(
     conn,
     "POST /first HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello" +
@@ -270,18 +258,15 @@ Deno.test("a chunked upload with no Content-Length is read to its end", async ()
     firstLine: "",
     body: "",
   };
-  await using server = serve(async (environ, startResponse) => {
+  await using server = listen(async (environ, startResponse) => {
     const input = environ["wsgi.input"];
     const firstLine = text(await input.readline());
     const body = firstLine + text(await input.read());
     seen = { hasContentLength: "CONTENT_LENGTH" in environ, firstLine, body };
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [String(encoder.encode(body).byteLength)];
-  }, { hostname: "127.0.0.1", port: 0, onListen() {} });
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: portOf(server),
   });
+  const conn = await connect(server.port);
   // The chunks go out in separate writes, one of them split mid-chunk.
   const chunks = ["hola \n", "mundo desde\n", "fin"];
   const hex = (s: string) => encoder.encode(s).byteLength.toString(16);
@@ -323,7 +308,7 @@ Deno.test("an 8 MiB upload read with read(65536) in a loop arrives whole", async
   let received: Uint8Array<ArrayBuffer> | undefined;
   let contentLength: string | undefined;
   const sizes = new Set<number>();
-  await using server = serve(async (environ, startResponse) => {
+  await using server = listen(async (environ, startResponse) => {
     contentLength = environ.CONTENT_LENGTH;
     const whole = new Uint8Array(size + 65536);
     let length = 0;
@@ -337,8 +322,8 @@ Deno.test("an 8 MiB upload read with read(65536) in a loop arrives whole", async
     received = whole.subarray(0, length);
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [String(length)];
-  }, { hostname: "127.0.0.1", port: 0, onListen() {} });
-  const response = await fetch(`http://127.0.0.1:${portOf(server)}/big`, {
+  });
+  const response = await fetch(`${server.url}/big`, {
     method: "POST",
     headers: { "Content-Type": "application/octet-stream" },
     body: payload,
@@ -366,10 +351,7 @@ Deno.test("a client gone in the middle of an upload is logged in one line, witho
     return [`${rest.byteLength + 1} bytes`];
   });
   try {
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: port,
-    });
+    const conn = await connect(port);
     await writeAll(
       conn,
       new TextEncoder().encode(

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { Application } from "../mod.ts";
-import { listen, writeAll } from "./_helpers.ts";
+import { connect, listen, writeAll } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 
@@ -19,10 +19,6 @@ const echo: Application = async (environ, startResponse) => {
   startResponse("200 OK", [["Content-Type", "text/plain"]]);
   return [`${body.byteLength} bytes\n`];
 };
-
-function connect(port: number): Promise<Deno.Conn> {
-  return Deno.connect({ hostname: "127.0.0.1", port });
-}
 
 function statusOf(received: string): string {
   return received.split("\r\n", 1)[0];

@@ -14,14 +14,13 @@ import {
   type ErrorStream,
   type GatewayOptions,
   type Header,
-  serve,
   toFetchHandler,
 } from "../mod.ts";
 import { commonLogLine, watchers } from "../gateway/log.ts";
 import { Spool } from "../gateway/spool.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
 import { Client } from "../testing.ts";
-import { assertRuleBroken, settle } from "./_helpers.ts";
+import { assertRuleBroken, listen, settle } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -97,20 +96,6 @@ function traceOpening(
   ];
 }
 
-/** Serves `app` on a free loopback port; the caller shuts it down. */
-function serveLocally(
-  app: Application,
-  options: GatewayOptions,
-): { server: Deno.HttpServer; port: number } {
-  const server = serve(app, {
-    ...options,
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-  });
-  return { server, port: (server.addr as Deno.NetAddr).port };
-}
-
 /** Sends one hand-made request through `app` and reads the whole response. */
 async function exchange(
   app: Application,
@@ -143,7 +128,7 @@ const SERVER_ERROR_BYTES = 59;
 
 Deno.test("access log: the lesson app on a real server gives one CLF line", async () => {
   const { lines, sink } = recorder();
-  const { server, port } = serveLocally(holaMundoApp, { accessLog: sink });
+  const { server, port } = listen(holaMundoApp, { accessLog: sink });
   try {
     const response = await fetch(`http://127.0.0.1:${port}/path?q`);
     assert.equal((await response.bytes()).byteLength, 181);
@@ -161,7 +146,7 @@ Deno.test("access log: a text body's size is its UTF-8 bytes, short or long", as
     startResponse("200 OK", [["Content-Type", "text/plain; charset=utf-8"]]);
     return ["caf\u00e9 \u2615 \u{1F600}".repeat(environ.PATH_INFO.length)];
   };
-  const { server, port } = serveLocally(text, { accessLog: sink });
+  const { server, port } = listen(text, { accessLog: sink });
   try {
     for (const path of ["/", "/" + "x".repeat(199)]) {
       const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -460,7 +445,7 @@ Deno.test("trace: the lesson app, step by step", async () => {
 
 Deno.test("trace: on a real server the environ shows the client and headers", async () => {
   const { lines, sink } = recorder();
-  const { server, port } = serveLocally(holaMundoApp, {
+  const { server, port } = listen(holaMundoApp, {
     trace: sink,
     accessLog: sink,
   });

@@ -14,24 +14,10 @@ import assert from "node:assert/strict";
 import { type Application, serve } from "../mod.ts";
 import { proxyFix } from "../proxy.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
-import { collector, listen } from "./_helpers.ts";
-
-async function installed(tool: string, flag: string): Promise<boolean> {
-  try {
-    await new Deno.Command(tool, {
-      args: [flag],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { collector, connect, installed, listen } from "./_helpers.ts";
 
 const available = await installed("nginx", "-v") &&
-  await installed("curl", "--version");
+  await installed("curl");
 if (!available) {
   console.log(
     "nginx_test: skipped, nginx or curl is not installed (apt-get install -y nginx curl)",
@@ -218,7 +204,7 @@ Deno.test({
       await t.step(
         "a slowloris connection is closed by nginx; the gateway keeps serving",
         async () => {
-          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+          const conn = await connect(port);
           const request = new TextEncoder().encode(
             "GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ",
           );
@@ -264,7 +250,7 @@ Deno.test({
 async function ready(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      (await connect(port)).close();
       return;
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 25));

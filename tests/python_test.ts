@@ -52,7 +52,7 @@ const python = typeof lesson === "string" ? undefined : lesson;
 if (python === undefined) console.log(`python tests skipped: ${lesson}`);
 
 /** Whether dist-packages holds a package (a folder) or a module (a file). */
-function installed(module: string): boolean {
+function inDistPackages(module: string): boolean {
   return [module, `${module}.py`].some((name) => {
     try {
       Deno.statSync(`${DIST_PACKAGES}/${name}`);
@@ -63,7 +63,10 @@ function installed(module: string): boolean {
   });
 }
 
-const HAS = { flask: installed("flask"), bottle: installed("bottle") };
+const HAS = {
+  flask: inDistPackages("flask"),
+  bottle: inDistPackages("bottle"),
+};
 for (const [name, found] of Object.entries(HAS)) {
   if (!found) {
     console.log(
@@ -360,7 +363,7 @@ Deno.test({
 Deno.test({
   name:
     "python: a native extension module is named as such when its import fails",
-  ignore: ignore || !installed("apt_pkg-stubs"),
+  ignore: ignore || !inDistPackages("apt_pkg-stubs"),
   async fn() {
     const error = await loadPythonApp("tests/fixtures/native.py", {
       pythonPath: [DIST_PACKAGES],

@@ -13,7 +13,7 @@ import { type Application, toFetchHandler } from "../mod.ts";
 import { mount } from "../mount.ts";
 import { serveDir, sharedData } from "../static.ts";
 import { Client } from "../testing.ts";
-import { collector, exchange, listen } from "./_helpers.ts";
+import { collector, connect, exchange, listen } from "./_helpers.ts";
 
 const ROOT = new URL("./fixtures/static/", import.meta.url);
 const client = new Client(mount({ "/static": serveDir(ROOT) }));
@@ -268,7 +268,7 @@ Deno.test("static (wire): .. and %2e%2e in the raw request target → 404", asyn
     ]
   ) {
     const reply = await exchange(
-      await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+      await connect(server.port),
       `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
     );
     assert.match(reply, /^HTTP\/1\.1 404 /, target);

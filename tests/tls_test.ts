@@ -13,20 +13,7 @@
 import assert from "node:assert/strict";
 import type { Application } from "../mod.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
-import { listen } from "./_helpers.ts";
-
-async function installed(tool: string): Promise<boolean> {
-  try {
-    await new Deno.Command(tool, {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { installed, listen } from "./_helpers.ts";
 
 const hasCurl = await installed("curl");
 const hasNghttp = await installed("nghttp");

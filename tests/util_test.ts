@@ -10,12 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  type Application,
-  type Environ,
-  serve,
-  toFetchHandler,
-} from "../mod.ts";
+import { type Application, type Environ, toFetchHandler } from "../mod.ts";
 import {
   applicationUri,
   guessScheme,
@@ -23,6 +18,7 @@ import {
   setupTestingDefaults,
   shiftPathInfo,
 } from "../util.ts";
+import { listen } from "./_helpers.ts";
 
 /** Python's `util.setup_testing_defaults(kw)` on keyword arguments. */
 function defaults(fields: Partial<Environ> = {}): Environ {
@@ -454,11 +450,11 @@ Deno.test("requestUri and applicationUri: from the environ toFetchHandler builds
 });
 
 Deno.test("requestUri: on a real server, the URL the client asked for", async () => {
-  const server = serve((environ, startResponse) => {
+  await using server = listen((environ, startResponse) => {
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [requestUri(environ)];
-  }, { hostname: "127.0.0.1", port: 0, onListen() {} });
-  const base = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  });
+  const base = server.url;
   // [sent, rebuilt]; wsgiref rebuilds the same except where noted.
   const cases: [string, string][] = [
     ["/a%20b?x=1", "/a%20b?x=1"],
@@ -470,13 +466,9 @@ Deno.test("requestUri: on a real server, the URL the client asked for", async ()
     ["/%E9", "/%E9"], // invalid UTF-8 kept as its byte (surrogateescape)
     ["/%C3%A9%FF", "/%C3%A9%FF"],
   ];
-  try {
-    for (const [sent, rebuilt] of cases) {
-      const response = await fetch(base + sent);
-      assert.equal(await response.text(), base + rebuilt, sent);
-    }
-  } finally {
-    await server.shutdown();
+  for (const [sent, rebuilt] of cases) {
+    const response = await fetch(base + sent);
+    assert.equal(await response.text(), base + rebuilt, sent);
   }
 });
 

@@ -11,9 +11,7 @@ import {
   type Application,
   type Body,
   type Environ,
-  type Header,
   type InputStream,
-  serve,
   type StartResponse,
   toFetchHandler,
 } from "../mod.ts";
@@ -23,11 +21,13 @@ import {
   assertAbortedAfter,
   assertServerError,
   collector,
+  listen,
+  returning,
   settle,
+  TEXT,
   withClose,
 } from "./_helpers.ts";
 
-const TEXT: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
 const encoder = new TextEncoder();
 
 /** `validate(app)` behind a fetch handler whose wsgi.errors is kept. */
@@ -38,14 +38,6 @@ function validated(app: Application) {
     lines,
     request: (path = "/", init?: RequestInit) =>
       handler(new Request(`http://localhost${path}`, init)),
-  };
-}
-
-/** An app that answers 200 text/plain with what `body` returns. */
-function returning(body: () => unknown, headers = TEXT): Application {
-  return (_environ, startResponse) => {
-    startResponse("200 OK", headers);
-    return body() as Body;
   };
 }
 
@@ -801,18 +793,12 @@ Deno.test("a streaming app that reads wsgi.input passes cleanly through the fetc
 });
 
 Deno.test("on a real server, validated apps pass: GET, HEAD, POST with a length and a chunked upload", async () => {
-  const { errors, lines } = collector();
   const routes: Application = (environ, startResponse) =>
     environ.PATH_INFO === "/eco"
       ? echoApp(environ, startResponse)
       : holaMundoApp(environ, startResponse);
-  await using server = serve(validate(routes), {
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    errors,
-  });
-  const base = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  await using server = listen(validate(routes));
+  const { lines, url: base } = server;
 
   const page = await fetch(`${base}/?q=1`);
   assert.equal(page.status, 200);

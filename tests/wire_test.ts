@@ -33,7 +33,7 @@
 import assert from "node:assert/strict";
 import type { Application, Body, Header } from "../mod.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
-import { listen, writeAll } from "./_helpers.ts";
+import { connect, listen, writeAll } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // A raw HTTP/1.1 client: send bytes, read until a response is parsed or the
@@ -84,7 +84,7 @@ class RawConnection implements AsyncDisposable {
 
   static async open(port: number): Promise<RawConnection> {
     return new RawConnection(
-      await Deno.connect({ hostname: "127.0.0.1", port }),
+      await connect(port),
     );
   }
 
