@@ -74,13 +74,15 @@ class Listener {
   constructor(bind: Bind, listen: (bind: Bind) => Deno.HttpServer) {
     this.#listen = listen;
     const server = this.#server = this.#watch(listen(bind));
-    // Listening again means the same port, also when the first was any.
-    this.#bind = "path" in bind
-      ? bind
-      : { ...bind, port: (server.addr as Deno.NetAddr).port };
-    this.#where = "path" in bind
-      ? `unix:${bind.path}`
-      : `${bind.hostname}:${this.#bind.port}`;
+    if ("path" in bind) {
+      this.#bind = bind;
+      this.#where = `unix:${bind.path}`;
+    } else {
+      // Listening again means the same port, also when the first was any.
+      const { port } = server.addr as Deno.NetAddr;
+      this.#bind = { ...bind, port };
+      this.#where = `${bind.hostname}:${port}`;
+    }
   }
 
   get addr(): Deno.Addr {
