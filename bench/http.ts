@@ -59,6 +59,8 @@ export interface Contestant {
   args(port: number, scenario: string, bytes: number): string[];
   /** How to get the command when it is missing (peers only). */
   install?: string;
+  /** The signal that stops it; else its standard input is closed. */
+  stop?: Deno.Signal;
 }
 
 /** A contestant's running process. */
@@ -103,6 +105,25 @@ const RAW = twin("raw", "raw Deno.serve");
 const RAW1 = twin("raw1", "raw Deno.serve, (request) => handler");
 /** Raw, but reading what an environ needs: the ceiling for this design. */
 const READING = twin("reading", "raw, reading url/method/headers/remote");
+
+/**
+ * The gateway as the README runs it: `server.ts` with its defaults, the
+ * access log on (to /dev/null), serving the scenario's app by name.
+ */
+const CLI: Contestant = {
+  name: "server.ts (access log on)",
+  command: deno,
+  args: (port, scenario) => [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "server.ts",
+    "-b",
+    `127.0.0.1:${port}`,
+    `bench/servers/apps.ts:${scenario}`,
+  ],
+  stop: "SIGTERM",
+};
 
 /**
  * The gateway of another checkout (a worktree of an earlier commit), served
@@ -238,7 +259,8 @@ export async function stop(server: Server): Promise<void> {
     }
   }, 5000);
   try {
-    await child.stdin.close();
+    if (server.contestant.stop) child.kill(server.contestant.stop);
+    else await child.stdin.close();
   } catch {
     // It exited already.
   }
@@ -341,6 +363,7 @@ export function wrk(
   connections: number,
   path = "/",
   headers: string[] = [],
+  script?: string,
 ): Measure {
   return async (port, seconds) => {
     const out = await client("wrk", [
@@ -349,6 +372,7 @@ export function wrk(
       `-d${seconds}s`,
       "--latency",
       ...headers.flatMap((header) => ["-H", header]),
+      ...(script ? ["-s", script] : []),
       `http://127.0.0.1:${port}${path}`,
     ], seconds + 60);
     const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(out);
@@ -485,6 +509,7 @@ async function runScenario(
   const bytes = (scenario.bytes ?? 0) / (options.quick ? 16 : 1);
   console.log(`\n## ${name}: ${scenario.title}`);
   const contestants = [GATEWAY, RAW, ...options.baselines.map(baseline)];
+  if (scenario.cli) contestants.push(CLI);
   if (name === "lesson") contestants.push(RAW1, READING);
   if (name === "lesson" && options.peers) contestants.push(...PEERS);
   const servers: Server[] = [];
@@ -503,6 +528,7 @@ async function runScenario(
         scenario.connections ?? options.connections,
         scenario.path,
         scenario.headers,
+        scenario.script,
       );
     } else if (scenario.drive === "download") {
       measure = repeated(download(bytes));

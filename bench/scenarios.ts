@@ -60,6 +60,37 @@ export function lessonResponse(): {
 }
 
 /**
+ * The lesson's page from an app that is merely `async`, as any real
+ * TypeScript app is: it awaits something. The raw twin is async too.
+ */
+export function lessonAsync(): Twins {
+  const { app, raw } = lesson();
+  return {
+    app: async (environ, startResponse) => await app(environ, startResponse),
+    raw: async (request) => await raw(request),
+  };
+}
+
+/**
+ * A small form post: the app reads the whole body through `wsgi.input`
+ * and answers its length; the raw twin reads `request.arrayBuffer()`.
+ */
+export function post(): Twins {
+  const headers: Header[] = [["Content-Type", "text/plain; charset=utf-8"]];
+  return {
+    app: async (environ, startResponse) => {
+      const body = await environ["wsgi.input"].read();
+      startResponse("200 OK", headers);
+      return [`${body.byteLength}\n`];
+    },
+    raw: async (request) => {
+      const body = await request.arrayBuffer();
+      return new Response(`${body.byteLength}\n`, { headers });
+    },
+  };
+}
+
+/**
  * What a real app pays: it reads the host, a cookie and the query, so the
  * environ fetches Deno's headers; the raw twin asks Deno for the same.
  */
@@ -193,6 +224,10 @@ export interface HttpScenario {
   path?: string;
   /** Header lines wrk sends besides its own Host. */
   headers?: string[];
+  /** A wrk Lua script (bench/wrk/), for a request that is not a GET. */
+  script?: string;
+  /** Whether `server.ts`, as the README runs it, is measured too. */
+  cli?: boolean;
   /** The gateway's options, when not its defaults. */
   gateway?: GatewayOptions;
   /** The ratio to raw the issue asks for. */
@@ -239,7 +274,21 @@ export const HTTP_SCENARIOS: Record<string, HttpScenario> = {
     title: "the lesson's page (holamundo.ts)",
     drive: "wrk",
     target: 0.95,
+    cli: true,
     twins: lesson,
+  },
+  lessonAsync: {
+    title: "the lesson's page from an async app",
+    drive: "wrk",
+    target: 0.9,
+    twins: lessonAsync,
+  },
+  post1k: {
+    title: "a 1 KiB POST read through wsgi.input (keep-alive)",
+    drive: "wrk",
+    script: "bench/wrk/post1k.lua",
+    target: 0.85,
+    twins: post,
   },
   appReads: {
     title:
@@ -281,6 +330,7 @@ export const HTTP_SCENARIOS: Record<string, HttpScenario> = {
     drive: "wrk",
     connections: 4,
     target: 0.8,
+    cli: true,
     twins: () => chunks(new Uint8Array(16).fill(0x78), 10_000),
   },
 };
