@@ -52,6 +52,14 @@ export interface ProxyFixOptions {
    * trusted proxy sets it: nginx, for one, passes a client's own through.
    */
   forwarded?: number;
+  /**
+   * The peers whose headers are trusted, as gunicorn's
+   * `forwarded_allow_ips`: addresses, or `"*"` for any. A request from
+   * another peer keeps what the gateway saw. A peer with no address (a unix
+   * socket, where the proxy is the only one who can connect) is trusted.
+   * Absent: any peer, as Werkzeug's `ProxyFix`.
+   */
+  allowFrom?: string[];
 }
 
 /**
@@ -122,7 +130,14 @@ export function proxyFix(
     prefix: hops(options.prefix),
     forwarded: hops(options.forwarded),
   };
+  const allowed = options.allowFrom && !options.allowFrom.includes("*")
+    ? new Set(options.allowFrom.map(peerOf))
+    : undefined;
   return (environ, startResponse) => {
+    const peer = environ.REMOTE_ADDR;
+    if (allowed && peer !== undefined && !allowed.has(peerOf(peer))) {
+      return app(environ, startResponse);
+    }
     const original: Record<string, unknown> = {};
     for (const key of SAVED) original[key] = environ[key];
     environ[ORIGINAL_KEY] = original;
@@ -154,6 +169,14 @@ export function proxyFix(
     }
     return app(environ, startResponse);
   };
+}
+
+/** An address as compared: IPv4-mapped IPv6 and case do not matter. */
+function peerOf(address: string): string {
+  const lower = address.toLowerCase();
+  return lower.startsWith("::ffff:") && lower.includes(".")
+    ? lower.slice(7)
+    : lower;
 }
 
 function hops(n: number | undefined): number {

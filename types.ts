@@ -178,6 +178,12 @@ export interface Environ {
    * is touched.
    */
   "deno.signal"?: AbortSignal;
+  /**
+   * What `proxyFix` replaced (the gateway's own `REMOTE_ADDR`, scheme, host
+   * …) once it trusted a proxy's headers. When it is there, the access log
+   * shows the client `REMOTE_ADDR` names, as the application sees it.
+   */
+  "deno.proxy_fix.orig"?: Record<string, unknown>;
   /** Anything middleware or the application adds. */
   [key: string]: unknown;
 }

@@ -80,8 +80,8 @@ export function watchers(
 ): Watchers | undefined {
   if (trace === undefined) {
     return accessLog &&
-      ((_environ, request, target, info) =>
-        new AccessLine(request, target, info, accessLog));
+      ((environ, request, target, info) =>
+        new AccessLine(environ, request, target, info, accessLog));
   }
   let count = 0;
   return (environ, request, target, info) =>
@@ -110,9 +110,11 @@ class AccessLine implements Watcher {
   #host?: string;
   #method: string;
   #target: string;
+  #environ?: Environ;
   #ended = false;
 
   constructor(
+    environ: Environ | undefined,
     request: Request,
     target: string,
     info: Deno.ServeHandlerInfo | undefined,
@@ -120,6 +122,7 @@ class AccessLine implements Watcher {
   ) {
     const remote = info?.remoteAddr as Deno.Addr | undefined;
     this.#host = remote && "hostname" in remote ? remote.hostname : undefined;
+    this.#environ = environ;
     this.#method = request.method;
     this.#target = target;
     this.#sink = sink;
@@ -136,8 +139,14 @@ class AccessLine implements Watcher {
     // not undone by the application's body coming after it.
     if (this.#ended) return;
     this.#ended = true;
+    // Behind a trusted proxy, the client as the application sees it: the
+    // environ's own value, written during the request (no group filled).
+    const environ = this.#environ;
+    const client = environ?.["deno.proxy_fix.orig"] !== undefined
+      ? environ.REMOTE_ADDR
+      : undefined;
     const line: CommonLog = {
-      host: this.#host ?? "-",
+      host: client ?? this.#host ?? "-",
       method: this.#method,
       target: this.#target,
       protocol: SERVER_PROTOCOL,
@@ -185,7 +194,7 @@ class RequestWatcher implements Watcher {
     this.#number = number;
     this.#method = request.method;
     this.#accessLine = accessLog &&
-      new AccessLine(request, target, info, accessLog);
+      new AccessLine(environ, request, target, info, accessLog);
     this.#trace = trace;
     this.#say(`client → server  ${request.method} ${target}`);
     if (environ === undefined) {

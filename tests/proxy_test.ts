@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { Environ } from "../mod.ts";
 import { ORIGINAL_KEY, proxyFix, type ProxyFixOptions } from "../proxy.ts";
 import { Client } from "../testing.ts";
+import { listen } from "./_helpers.ts";
 
 const KEYS = [
   "REMOTE_ADDR",
@@ -210,4 +211,48 @@ Deno.test("proxyFix: a Forwarded for= that is no address is not trusted", async 
     Forwarded: 'for="[2001:db8::7]:4711"',
   });
   assert.equal(v6.REMOTE_ADDR, "2001:db8::7");
+});
+
+Deno.test("proxyFix: allowFrom trusts the headers of those peers only; a peer with no address is trusted", async () => {
+  const headers = { "X-Forwarded-For": "203.0.113.7" };
+  const from = async (remoteAddr: string | undefined, allowFrom: string[]) => {
+    const app = proxyFix((environ: Environ, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      return [String(environ.REMOTE_ADDR)];
+    }, { for: 1, allowFrom });
+    const client = new Client(
+      remoteAddr === undefined
+        ? (environ, startResponse) => {
+          delete environ.REMOTE_ADDR;
+          return app(environ, startResponse);
+        }
+        : app,
+      remoteAddr === undefined ? {} : { remoteAddr },
+    );
+    return (await client.get("/", { headers })).text;
+  };
+  assert.equal(await from("127.0.0.1", ["127.0.0.1", "::1"]), "203.0.113.7");
+  assert.equal(await from("::1", ["127.0.0.1", "::1"]), "203.0.113.7");
+  assert.equal(await from("::ffff:127.0.0.1", ["127.0.0.1"]), "203.0.113.7");
+  assert.equal(await from("10.0.0.9", ["127.0.0.1", "::1"]), "10.0.0.9");
+  assert.equal(await from("10.0.0.9", ["*"]), "203.0.113.7");
+  assert.equal(await from(undefined, ["127.0.0.1"]), "203.0.113.7");
+});
+
+Deno.test("proxyFix: the access log shows the client the application sees", async () => {
+  const logged: string[] = [];
+  await using server = listen(
+    proxyFix((_environ, startResponse) => {
+      startResponse("200 OK", [["Content-Type", "text/plain"]]);
+      return ["ok"];
+    }, { for: 1 }),
+    { accessLog: (line) => logged.push(line) },
+  );
+  await (await fetch(server.url, {
+    headers: { "X-Forwarded-For": "203.0.113.7" },
+  })).text();
+  await (await fetch(server.url)).text();
+  assert.match(logged[0], /^203\.0\.113\.7 - - \[/);
+  // A request with no trusted header shows the peer, as before.
+  assert.match(logged[1], /^127\.0\.0\.1 - - \[/);
 });
