@@ -160,7 +160,11 @@ function listenOn(
   try {
     if ("path" in bind) {
       removeStaleSocket(bind.path);
-      return serve(app, { ...options, path: bind.path });
+      const server = serve(app, { ...options, path: bind.path });
+      // As gunicorn's umask 0 makes it: a proxy running as another user
+      // (nginx's www-data, nobody) can connect; the folder guards it.
+      Deno.chmodSync(bind.path, 0o777);
+      return server;
     }
     return serve(app, { ...options, ...bind });
   } catch (error) {

@@ -11,10 +11,10 @@
  */
 
 import assert from "node:assert/strict";
-import { type Application, serve } from "../mod.ts";
+import type { Application } from "../mod.ts";
 import { proxyFix } from "../proxy.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
-import { collector, connect, installed, listen } from "./_helpers.ts";
+import { connect, installed, listen } from "./_helpers.ts";
 
 const available = await installed("nginx", "-v") &&
   await installed("curl");
@@ -93,12 +93,29 @@ Deno.test({
     const socket = SOCKET;
     await Deno.remove(socket).catch(() => {});
     await using tcp = listen(proxied);
-    const unix = serve(proxied, {
-      path: socket,
-      onListen() {},
-      errors: collector().errors,
-    });
-    await Deno.chmod(socket, 0o777);
+    // The unix socket's gateway is server.ts, as the recipe runs it: its
+    // socket must let nginx's workers (nobody, www-data) in by itself.
+    const unix = new Deno.Command("deno", {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        `--allow-write=${socket}`,
+        "server.ts",
+        "-b",
+        `unix:${socket}`,
+        "--proxy-hops",
+        "1",
+        "--no-access-log",
+        "tests/fixtures/environ_json.ts",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const unixErrors = new Response(unix.stderr).text();
+    const serving = unix.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    assert.match((await serving.read()).value ?? "", /^Serving /);
     await Deno.writeTextFile(`${dir}/ca.pem`, caCert);
     await Deno.writeTextFile(`${dir}/cert.pem`, cert);
     await Deno.writeTextFile(`${dir}/key.pem`, key);
@@ -239,7 +256,10 @@ Deno.test({
       nginx.kill("SIGQUIT");
       await nginx.status;
       await stderr;
-      await unix.shutdown();
+      unix.kill("SIGTERM");
+      await unix.status;
+      await unixErrors;
+      await serving.cancel();
       await Deno.remove(dir, { recursive: true });
       await Deno.remove(socket).catch(() => {});
     }
