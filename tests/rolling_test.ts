@@ -1,0 +1,154 @@
+/**
+ * The deploy guide's "More than one machine", end to end: nginx in front of
+ * two gateway processes (deploy/nginx-hosts.conf, the hosts on loopback),
+ * requests sent all along while one host is stopped with SIGTERM and
+ * started again, then the other: a rolling restart that loses no request.
+ * Skips, saying so, when nginx is not installed.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { installed } from "./_helpers.ts";
+
+const ROOT = new URL("..", import.meta.url);
+const available = await installed("nginx", "-v");
+if (!available) console.log("rolling restart test skipped: no nginx");
+
+/** One gateway host: `server.ts` on a loopback port. */
+class Host {
+  child!: Deno.ChildProcess;
+  port = 0;
+  #stderr?: Promise<string>;
+
+  /** Starts it, on `port` (0: any), and waits for its Serving line. */
+  async start(port: number): Promise<void> {
+    this.child = new Deno.Command("deno", {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "server.ts",
+        "-b",
+        `127.0.0.1:${port}`,
+        "--no-access-log",
+        "tests/fixtures/health.ts",
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#stderr = new Response(this.child.stderr).text();
+    const reader = this.child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let seen = "";
+    while (!seen.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) {
+        throw new Error(`server.ts did not start: ${await this.#stderr}`);
+      }
+      seen += value;
+    }
+    reader.releaseLock();
+    this.port = Number(/:(\d+)\//.exec(seen)![1]);
+  }
+
+  /** SIGTERM, as a rolling restart sends it; resolves with the exit code. */
+  async stop(): Promise<number> {
+    this.child.kill("SIGTERM");
+    const { code } = await this.child.status;
+    await this.child.stdout.cancel().catch(() => {});
+    await this.#stderr;
+    return code;
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return listener.addr.port;
+}
+
+Deno.test({
+  name:
+    "a rolling restart behind nginx (SIGTERM one host, start it, then the next) loses no request",
+  ignore: !available,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "denowsgi-rolling-" });
+    const hosts = [new Host(), new Host()];
+    for (const host of hosts) await host.start(0);
+    const port = freePort();
+    const template = await Deno.readTextFile("deploy/nginx-hosts.conf");
+    const fill: Record<string, string> = {
+      PREFIX: dir,
+      HOST_A: String(hosts[0].port),
+      HOST_B: String(hosts[1].port),
+      LISTEN_PORT: String(port),
+    };
+    await Deno.writeTextFile(
+      `${dir}/nginx.conf`,
+      template.replace(/\{\{(\w+)\}\}/g, (_, name) => fill[name]),
+    );
+    const nginx = new Deno.Command("nginx", {
+      args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const nginxErrors = new Response(nginx.stderr).text();
+    const failures: string[] = [];
+    const servedBy = new Set<string>();
+    let sent = 0;
+    let rolling = true;
+    let load: Promise<void>[] = [];
+    try {
+      // nginx up, and the health route answers through it.
+      for (let tries = 0; tries < 50; tries++) {
+        const ok = await fetch(`http://127.0.0.1:${port}/healthz`)
+          .then(async (response) => (await response.text()) === "ok\n")
+          .catch(() => false);
+        if (ok) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // Four clients, each a request after another, until the roll is over
+      // (and never more than 100,000 requests).
+      load = Array.from({ length: 4 }, async () => {
+        while (rolling && sent < 100_000) {
+          sent++;
+          try {
+            const response = await fetch(`http://127.0.0.1:${port}/`, {
+              signal: AbortSignal.timeout(10_000),
+            });
+            const text = await response.text();
+            if (response.status !== 200) {
+              failures.push(`${response.status} ${text.slice(0, 80)}`);
+            } else servedBy.add(text);
+          } catch (error) {
+            failures.push(`${error} (${(error as Error).cause})`);
+          }
+        }
+      });
+      for (const host of hosts) {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(await host.stop(), 0);
+        // The host is down a moment, as a deploy would have it.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await host.start(host.port);
+        // Until nginx's fail_timeout passes, the host gets no traffic.
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+      }
+    } finally {
+      rolling = false;
+      await Promise.all(load);
+      nginx.kill("SIGQUIT");
+      await nginx.status;
+      await nginxErrors;
+      for (const host of hosts) await host.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${sent} failed`);
+    assert.ok(sent > 100, `only ${sent} requests were sent`);
+    // Both hosts served, the restarted processes among them.
+    assert.ok(servedBy.size >= 3, [...servedBy].join(", "));
+  },
+});
