@@ -371,12 +371,16 @@ export class Exchange implements Responder, Answering {
   // -- 5. close -------------------------------------------------------------------
 
   /**
-   * Closes the body exactly once, whichever way the response ended. Nobody
-   * waits for it but the tests: a slow close() delays no response.
+   * Closes the body exactly once, whichever way the response ended, and
+   * lets go of the request body's unread rest. Nobody waits for it but the
+   * tests: a slow close() delays no response.
    */
   finish(completed: boolean): Promise<void> | undefined {
     if (this.#finished) return;
     this.#finished = true;
+    // Before the response's end reaches Deno, which then decides whether
+    // the connection stays open: an unread rest of the body is let go.
+    this.#input.release();
     const source = completed ? undefined : this.#source;
     if (source?.return || this.#body?.close) return this.#close(source);
   }
@@ -447,6 +451,7 @@ export class Exchange implements Responder, Answering {
     this.#expired = true;
     this.#signal?.abort(EXPIRED);
     this.log(`the application did not answer in ${seconds} s (appTimeout)`);
+    this.#input.release();
     if (this.#body !== undefined) this.finish(false);
     this.ended(503, refusalText(503));
     return refusal(503);
