@@ -99,7 +99,9 @@ export class Exchange implements Responder, Answering {
   ) {
     this.context = context;
     const input = this.#input = new Input(request, head.headers);
-    input.guard(context.limits.body, context.timeouts.read);
+    const { read, app } = context.timeouts;
+    // The deadline does not count the time reads wait on the client.
+    input.guard(context.limits.body, read, app > 0);
     const environ = this.environ = makeEnviron(
       request,
       head,
@@ -133,6 +135,16 @@ export class Exchange implements Responder, Answering {
    */
   followClient(): void {
     this.#clientSignal().follow();
+  }
+
+  /** Milliseconds `wsgi.input` has waited on the client by `now`. */
+  waited(now: number): number {
+    return this.#input.waited(now);
+  }
+
+  /** Whether a read of `wsgi.input` waits on the client now. */
+  get waiting(): boolean {
+    return this.#input.waiting;
   }
 
   /** The application has answered (see {@linkcode ClientSignal.answered}). */

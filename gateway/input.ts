@@ -53,6 +53,14 @@ export class Input implements InputStream {
   #patience = 0;
   /** The response ended before the body did: the rest was let go. */
   #discarded = false;
+  /**
+   * Whether the time reads wait is kept: reads under way, since when
+   * (`performance.now()`), and the milliseconds the finished ones waited.
+   */
+  #timed = false;
+  #reads = 0;
+  #since = 0;
+  #waited = 0;
   /** Why the gateway stopped reading, once it did. */
   refused?: RequestRefused;
 
@@ -65,10 +73,27 @@ export class Input implements InputStream {
   /**
    * The gateway's limits: at most `most` bytes (0: any number), and a read
    * fails when no byte came for `patience` seconds (0: waits forever).
+   * With `timed`, the time reads wait on the client is kept (see
+   * {@linkcode waited}), for a deadline that must not count it.
    */
-  guard(most: number, patience: number): void {
+  guard(most: number, patience: number, timed = false): void {
     if (most > 0) this.#most = most;
     this.#patience = patience;
+    this.#timed = timed;
+  }
+
+  /**
+   * The milliseconds reads have spent waiting on the client by `now` (a
+   * `performance.now()`), the read under way included: plain numbers, kept
+   * by two clock readings per read and no timer.
+   */
+  waited(now: number): number {
+    return this.#reads > 0 ? this.#waited + now - this.#since : this.#waited;
+  }
+
+  /** Whether a read waits on the client now. */
+  get waiting(): boolean {
+    return this.#reads > 0;
   }
 
   /**
@@ -131,6 +156,8 @@ export class Input implements InputStream {
     // A read waits on the client: an alarm fails it if the client stalls
     // (cancelling Deno's body stream does not end a pending read).
     let stop: (() => void) | undefined;
+    const timed = this.#timed;
+    if (timed && this.#reads++ === 0) this.#since = performance.now();
     const stalled = this.#patience > 0
       ? new Promise<"stalled">((resolve) => {
         stop = alarm(this.#patience, () => true, () => resolve("stalled"));
@@ -151,6 +178,9 @@ export class Input implements InputStream {
         );
     } finally {
       stop?.();
+      if (timed && --this.#reads === 0) {
+        this.#waited += performance.now() - this.#since;
+      }
     }
     if (this.#discarded) throw discarded();
     if ((step as unknown) === "stalled") {
