@@ -379,7 +379,11 @@ export interface GatewayOptions {
   /**
    * An application that has not answered after this long: 503 Service
    * Unavailable, the body's `close()` called, `deno.signal` fired. Default
-   * 30, gunicorn's worker `timeout`.
+   * 30, gunicorn's worker `timeout`. The time counted is the application's
+   * own: while a read of `wsgi.input` waits for the client's upload, the
+   * clock stands still (`readTimeout` bounds a stalled upload), so a slow
+   * upload is never blamed on the application. The 503 may come up to a
+   * tenth of this late when the time runs out just after such a read.
    */
   appTimeout?: number;
 }

@@ -57,13 +57,28 @@ export interface Answering {
   answered(): void;
   /** The application ran out of time: the answer to send instead. */
   expire(seconds: number): Response;
+  /**
+   * Milliseconds the application's reads of `wsgi.input` have waited on
+   * the client by `now` (a `performance.now()`).
+   */
+  waited(now: number): number;
+  /** Whether such a read waits now. */
+  readonly waiting: boolean;
 }
 
 /**
  * Waits for an application's answer, watching the client after a turn of
  * the event loop; after `slowApp` seconds, one log line;
- * after `app` seconds, the exchange's own answer instead, and the
- * application's, if it ever comes, is thrown away.
+ * after `app` seconds of the application's own time, the exchange's own
+ * answer instead, and the application's, if it ever comes, is thrown away.
+ *
+ * The application's own time is the time passed less the time its reads of
+ * `wsgi.input` waited on the client (`readTimeout` bounds those): a slow
+ * upload is not a silent application. One timer at a time, as before: when
+ * it fires with time left (reads waited), it is set again for what is left,
+ * and, while a read still waits, no sooner than a tenth of `app` (so a
+ * stalled upload costs a check every `app / 10` seconds, and the 503 may
+ * come that much late when the time runs out just after a read).
  */
 export function deadline(
   exchange: Answering,
@@ -78,12 +93,19 @@ export function deadline(
         exchange.log(`the application has not answered after ${took} s`);
       }, slowApp * 1000)
       : undefined;
-    const expiry = app > 0
-      ? setTimeout(() => {
-        clearTimeout(warning);
-        resolve(exchange.expire(app));
-      }, app * 1000)
-      : undefined;
+    const budget = app * 1000;
+    const check = () => {
+      const now = performance.now();
+      const left = budget - (now - started - exchange.waited(now));
+      if (left > 0) {
+        const floor = exchange.waiting ? budget / 10 : 0;
+        expiry = setTimeout(check, Math.max(left, floor));
+        return;
+      }
+      clearTimeout(warning);
+      resolve(exchange.expire(app));
+    };
+    let expiry = app > 0 ? setTimeout(check, budget) : undefined;
     const turn = setTimeout(() => exchange.followClient(), 0);
     pending.then(resolve, reject).finally(() => {
       exchange.answered();

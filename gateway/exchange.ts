@@ -99,7 +99,9 @@ export class Exchange implements Responder, Answering {
   ) {
     this.context = context;
     const input = this.#input = new Input(request, head.headers);
-    input.guard(context.limits.body, context.timeouts.read);
+    const { read, app } = context.timeouts;
+    // The deadline does not count the time reads wait on the client.
+    input.guard(context.limits.body, read, app > 0);
     const environ = this.environ = makeEnviron(
       request,
       head,
@@ -133,6 +135,16 @@ export class Exchange implements Responder, Answering {
    */
   followClient(): void {
     this.#clientSignal().follow();
+  }
+
+  /** Milliseconds `wsgi.input` has waited on the client by `now`. */
+  waited(now: number): number {
+    return this.#input.waited(now);
+  }
+
+  /** Whether a read of `wsgi.input` waits on the client now. */
+  get waiting(): boolean {
+    return this.#input.waiting;
   }
 
   /** The application has answered (see {@linkcode ClientSignal.answered}). */
@@ -371,12 +383,16 @@ export class Exchange implements Responder, Answering {
   // -- 5. close -------------------------------------------------------------------
 
   /**
-   * Closes the body exactly once, whichever way the response ended. Nobody
-   * waits for it but the tests: a slow close() delays no response.
+   * Closes the body exactly once, whichever way the response ended, and
+   * lets go of the request body's unread rest. Nobody waits for it but the
+   * tests: a slow close() delays no response.
    */
   finish(completed: boolean): Promise<void> | undefined {
     if (this.#finished) return;
     this.#finished = true;
+    // Before the response's end reaches Deno, which then decides whether
+    // the connection stays open: an unread rest of the body is let go.
+    this.#input.release();
     const source = completed ? undefined : this.#source;
     if (source?.return || this.#body?.close) return this.#close(source);
   }
@@ -447,6 +463,7 @@ export class Exchange implements Responder, Answering {
     this.#expired = true;
     this.#signal?.abort(EXPIRED);
     this.log(`the application did not answer in ${seconds} s (appTimeout)`);
+    this.#input.release();
     if (this.#body !== undefined) this.finish(false);
     this.ended(503, refusalText(503));
     return refusal(503);

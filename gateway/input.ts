@@ -51,6 +51,16 @@ export class Input implements InputStream {
   #most = Infinity;
   /** Seconds without a byte before the read fails; 0 waits forever. */
   #patience = 0;
+  /** The response ended before the body did: the rest was let go. */
+  #discarded = false;
+  /**
+   * Whether the time reads wait is kept: reads under way, since when
+   * (`performance.now()`), and the milliseconds the finished ones waited.
+   */
+  #timed = false;
+  #reads = 0;
+  #since = 0;
+  #waited = 0;
   /** Why the gateway stopped reading, once it did. */
   refused?: RequestRefused;
 
@@ -63,10 +73,27 @@ export class Input implements InputStream {
   /**
    * The gateway's limits: at most `most` bytes (0: any number), and a read
    * fails when no byte came for `patience` seconds (0: waits forever).
+   * With `timed`, the time reads wait on the client is kept (see
+   * {@linkcode waited}), for a deadline that must not count it.
    */
-  guard(most: number, patience: number): void {
+  guard(most: number, patience: number, timed = false): void {
     if (most > 0) this.#most = most;
     this.#patience = patience;
+    this.#timed = timed;
+  }
+
+  /**
+   * The milliseconds reads have spent waiting on the client by `now` (a
+   * `performance.now()`), the read under way included: plain numbers, kept
+   * by two clock readings per read and no timer.
+   */
+  waited(now: number): number {
+    return this.#reads > 0 ? this.#waited + now - this.#since : this.#waited;
+  }
+
+  /** Whether a read waits on the client now. */
+  get waiting(): boolean {
+    return this.#reads > 0;
   }
 
   /**
@@ -122,12 +149,15 @@ export class Input implements InputStream {
   async #fill(): Promise<boolean> {
     if (this.#buffer.byteLength > 0) return true;
     this.#opened();
+    if (this.#discarded) throw discarded();
     if (this.#body === null || this.#left === 0) return false;
     const reader = this.#reader ??= this.#body!.getReader();
     let step: ReadableStreamReadResult<Uint8Array>;
     // A read waits on the client: an alarm fails it if the client stalls
     // (cancelling Deno's body stream does not end a pending read).
     let stop: (() => void) | undefined;
+    const timed = this.#timed;
+    if (timed && this.#reads++ === 0) this.#since = performance.now();
     const stalled = this.#patience > 0
       ? new Promise<"stalled">((resolve) => {
         stop = alarm(this.#patience, () => true, () => resolve("stalled"));
@@ -148,7 +178,11 @@ export class Input implements InputStream {
         );
     } finally {
       stop?.();
+      if (timed && --this.#reads === 0) {
+        this.#waited += performance.now() - this.#since;
+      }
     }
+    if (this.#discarded) throw discarded();
     if ((step as unknown) === "stalled") {
       reader.cancel().catch(() => {});
       throw this.#refuse(
@@ -173,7 +207,47 @@ export class Input implements InputStream {
       ? value.subarray(0, this.#left)
       : value;
     this.#left -= this.#buffer.byteLength;
+    // The declared length is all PEP 3333 gives: the stream is let go now,
+    // not when the garbage collector finds it. Deno.serve keeps the
+    // connection alive only for a body read to its end or cancelled; one
+    // read just to its length gets `Connection: close` and a socket left in
+    // CLOSE-WAIT. Cancelling also cuts what a Request built by hand holds
+    // past its Content-Length.
+    if (this.#left === 0) this.#letGo(reader);
     return true;
+  }
+
+  /** Ends the body stream without waiting for it. */
+  #letGo(reader: ReadableStreamDefaultReader<Uint8Array>): void {
+    this.#body = null;
+    reader.cancel().catch(() => {});
+  }
+
+  /**
+   * The response is over: a body the application left unread, in part or
+   * whole, is cancelled, so that Deno skips the rest and keeps the
+   * connection. Deno decides when the response ends, and closes it after a
+   * body read in part and left (the socket then waits in CLOSE-WAIT for a
+   * garbage collection) or never touched (measured, Deno 2.9.6). A read
+   * after this fails rather than pass for the end of the body.
+   */
+  release(): void {
+    const reader = this.#reader;
+    if (reader !== undefined) {
+      if (this.#body === null) return;
+      this.#discarded = true;
+      return this.#letGo(reader);
+    }
+    // Never opened: GET and HEAD have no body to let go (Deno's is null).
+    const request = this.#request;
+    if (this.#body !== undefined || request === null) return;
+    const method = request.method;
+    if (method === "GET" || method === "HEAD") return;
+    const body = request.body;
+    if (body === null) return;
+    this.#discarded = true;
+    this.#body = null;
+    body.cancel().catch(() => {});
   }
 
   #refuse(status: 400 | 408 | 413, message: string): RequestRefused {
@@ -265,6 +339,13 @@ export class Input implements InputStream {
   #lines(): AsyncGenerator<Uint8Array> {
     return lines(() => this.#gather(Infinity, true));
   }
+}
+
+/** A read after the response ended, the body's rest let go. */
+function discarded(): Error {
+  return new Error(
+    "wsgi.input was read after the response had ended: the rest of the request body was discarded",
+  );
 }
 
 /**

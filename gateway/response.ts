@@ -47,7 +47,10 @@ export interface Responder {
   /** HEAD and 304 may declare the length of a body they do not carry. */
   headersOnly(status: number): boolean;
   break(broken: Broken): never;
-  /** Closes the body, once, however the response ended. */
+  /**
+   * Closes the body, once, however the response ended, and lets go of the
+   * request body's unread rest: called before the stream closes.
+   */
   finish(completed: boolean): void;
   /** The stream fails after its start: logged, the body closed. */
   abort(
@@ -196,8 +199,10 @@ export async function respondStreaming(
       // and a body that would go on is closed rather than cut off.
       if (handed === declared) {
         stop?.();
-        controller.close();
+        // Finished first: the request body is let go before Deno sees the
+        // response end (else it closes the connection).
         exchange.finish(false);
+        controller.close();
         exchange.ended(init.status, handed);
       }
     } else {

@@ -371,3 +371,43 @@ Deno.test("a client gone in the middle of an upload is logged in one line, witho
     await server.shutdown();
   }
 });
+
+// -- the body let go when the response ends ------------------------------
+
+Deno.test("a body let go when the response ended: a later read fails rather than pass for its end", async () => {
+  let kept: InputStream | undefined;
+  const handler = toFetchHandler(async (environ, startResponse) => {
+    kept = environ["wsgi.input"];
+    assert.equal(text(await kept.read(3)), "hel");
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return ["ok"];
+  }, { errors: collector().errors });
+  const response = await handler(trickling("hello world"));
+  assert.equal(await response.text(), "ok");
+  await assert.rejects(
+    () => kept!.read(),
+    /wsgi\.input was read after the response had ended/,
+  );
+});
+
+Deno.test("once Content-Length is read, the body stream is cancelled at once, its rest cut", async () => {
+  const cancelled = Promise.withResolvers<void>();
+  const bytes = encoder.encode("helloEXTRA");
+  let offset = 0;
+  const request = new Request("http://localhost/", {
+    method: "POST",
+    headers: { "Content-Length": "5" },
+    body: new ReadableStream({
+      pull(controller) {
+        controller.enqueue(bytes.slice(offset, offset + 3));
+        offset += 3;
+      },
+      cancel: () => cancelled.resolve(),
+    }),
+  });
+  await withInput(request, async (input) => {
+    assert.equal(text(await input.read(5)), "hello");
+    await cancelled.promise;
+    assert.equal((await input.read()).byteLength, 0);
+  });
+});

@@ -31,11 +31,16 @@ function statusOf(received: string): string {
  */
 async function answer(
   port: number,
-  request: string | string[],
+  request: string | (string | { after: number; piece: string })[],
 ): Promise<string> {
   const conn = await connect(port);
   try {
-    for (const piece of typeof request === "string" ? [request] : request) {
+    for (const part of typeof request === "string" ? [request] : request) {
+      // A piece may wait `after` ms first, as a slow client's would.
+      if (typeof part !== "string") {
+        await new Promise((resolve) => setTimeout(resolve, part.after));
+      }
+      const piece = typeof part === "string" ? part : part.piece;
       await writeAll(conn, encoder.encode(piece));
     }
     const buffer = new Uint8Array(16 * 1024);
@@ -297,6 +302,45 @@ Deno.test("a slow app gets one log line; past appTimeout a 503, deno.signal fire
   assert.match(
     log,
     /\[wsgi\] GET \/slow\?x=1: the application did not answer in 0.3 s \(appTimeout\)\n/,
+  );
+});
+
+/**
+ * Sends a POST whose 9-byte body comes in 3 pieces `gap` ms apart (the head
+ * with the first), and reads one response, as {@linkcode answer} does.
+ */
+function slowUpload(port: number, gap: number): Promise<string> {
+  const pieces = ["abc", "def", "ghi"];
+  return answer(port, [
+    `POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\n${pieces[0]}`,
+    ...pieces.slice(1).map((piece) => ({ after: gap, piece })),
+  ]);
+}
+
+Deno.test("appTimeout does not count the time wsgi.input waits on a slow upload: its reader gets its 200", async () => {
+  await using server = listen(echo, { appTimeout: 0.5, slowAppWarning: 0 });
+  const received = await slowUpload(server.port, 300);
+  assert.equal(statusOf(received), "HTTP/1.1 200 OK");
+  assert.ok(received.endsWith("\r\n\r\n9 bytes\n"), received);
+  assert.deepEqual(server.lines, []);
+});
+
+Deno.test("an app silent past appTimeout after reading a slow upload still gets the 503", async () => {
+  let read = "";
+  const app: Application = async (environ) => {
+    read = new TextDecoder().decode(await environ["wsgi.input"].read());
+    // Silent until the deadline fires its signal: only the 503 ends this.
+    const signal = environ["deno.signal"]!;
+    await new Promise((resolve) => signal.addEventListener("abort", resolve));
+    return [];
+  };
+  await using server = listen(app, { appTimeout: 0.5, slowAppWarning: 0 });
+  const received = await slowUpload(server.port, 300);
+  assert.equal(statusOf(received), "HTTP/1.1 503 Service Unavailable");
+  assert.equal(read, "abcdefghi");
+  assert.match(
+    server.lines.join(""),
+    /^\[wsgi\] POST \/up: the application did not answer in 0.5 s \(appTimeout\)\n/,
   );
 });
 
