@@ -7,6 +7,7 @@
  */
 
 import type { ErrorStream, GatewayOptions } from "../types.ts";
+import { Clock } from "./clock.ts";
 import { type Timeouts, timeouts } from "./deadline.ts";
 import { standardError } from "./errors.ts";
 import { type Limits, limits } from "./limits.ts";
@@ -40,9 +41,12 @@ export interface Context {
   watch?: Watchers;
   limits: Limits;
   timeouts: Timeouts;
+  /** The one clock that looks at every deadline of this gateway. */
+  clock: Clock;
 }
 
 export function context(options: GatewayOptions, onWire: boolean): Context {
+  const given = timeouts(options);
   return {
     listening: {},
     onWire,
@@ -53,7 +57,8 @@ export function context(options: GatewayOptions, onWire: boolean): Context {
       sink(options.trace, standardOutput),
     ),
     limits: limits(options),
-    timeouts: timeouts(options),
+    timeouts: given,
+    clock: new Clock(Object.values(given)),
   };
 }
 

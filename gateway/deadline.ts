@@ -1,15 +1,16 @@
 /**
  * The timeouts the gateway owns: an upload that stalls, a client that stops
- * reading, an application that does not answer. Each is a timer armed only
- * while something waits, and cleared on every path; none is armed for a
- * request that is answered synchronously. Deno offers no header-read or
- * idle keep-alive timeout: `docs/limits.md` names the proxy settings that
- * bound those.
+ * reading, an application that does not answer. Each is a deadline on the
+ * server's clock (`clock.ts`), looked at only while something waits; a
+ * request answered synchronously registers nothing. Deno offers no
+ * header-read or idle keep-alive timeout: `docs/limits.md` names the proxy
+ * settings that bound those.
  *
  * @module
  */
 
 import type { GatewayOptions } from "../types.ts";
+import type { Clock, Due } from "./clock.ts";
 import { setting } from "./options.ts";
 
 /** The timeouts in force, in seconds; 0 is no timeout. */
@@ -30,24 +31,6 @@ export function timeouts(options: GatewayOptions): Timeouts {
   };
 }
 
-/**
- * Checks `stalled()` every `seconds` and calls `onStall` the first time it
- * says yes. One timer at a time, whatever happens between checks, so the
- * watched path pays nothing per step. Returns the function that stops it.
- */
-export function alarm(
-  seconds: number,
-  stalled: () => boolean,
-  onStall: () => void,
-): () => void {
-  const check = () => {
-    if (stalled()) onStall();
-    else timer = setTimeout(check, seconds * 1000);
-  };
-  let timer = setTimeout(check, seconds * 1000);
-  return () => clearTimeout(timer);
-}
-
 /** What the deadline needs of an exchange. */
 export interface Answering {
   log(what: string): void;
@@ -62,56 +45,92 @@ export interface Answering {
    * the client by `now` (a `performance.now()`).
    */
   waited(now: number): number;
-  /** Whether such a read waits now. */
-  readonly waiting: boolean;
 }
 
 /**
- * Waits for an application's answer, watching the client after a turn of
- * the event loop; after `slowApp` seconds, one log line;
- * after `app` seconds of the application's own time, the exchange's own
+ * Waits for an application's answer. From the clock's first look after a
+ * whole tick, a client that goes away fires `deno.signal` (a request
+ * answered within a tick never touches Deno's request signal); after
+ * `slowApp` seconds, one log line; after `app` seconds, the exchange's own
  * answer instead, and the application's, if it ever comes, is thrown away.
  *
- * The application's own time is the time passed less the time its reads of
- * `wsgi.input` waited on the client (`readTimeout` bounds those): a slow
- * upload is not a silent application. One timer at a time, as before: when
- * it fires with time left (reads waited), it is set again for what is left,
- * and, while a read still waits, no sooner than a tenth of `app` (so a
- * stalled upload costs a check every `app / 10` seconds, and the 503 may
- * come that much late when the time runs out just after a read).
+ * Both count the application's own time: the time passed less the time its
+ * reads of `wsgi.input` waited on the client (`readTimeout` bounds those),
+ * so a slow upload is not a silent application. Each fires up to one tick
+ * of the clock late.
  */
 export function deadline(
   exchange: Answering,
   pending: Promise<Response>,
-  { slowApp, app }: Timeouts,
+  timeouts: Timeouts,
+  clock: Clock,
 ): Promise<Response> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const warning = slowApp > 0
-      ? setTimeout(() => {
-        const took = ((performance.now() - started) / 1000).toFixed(1);
-        exchange.log(`the application has not answered after ${took} s`);
-      }, slowApp * 1000)
-      : undefined;
-    const budget = app * 1000;
-    const check = () => {
-      const now = performance.now();
-      const left = budget - (now - started - exchange.waited(now));
-      if (left > 0) {
-        const floor = exchange.waiting ? budget / 10 : 0;
-        expiry = setTimeout(check, Math.max(left, floor));
-        return;
-      }
-      clearTimeout(warning);
-      resolve(exchange.expire(app));
-    };
-    let expiry = app > 0 ? setTimeout(check, budget) : undefined;
-    const turn = setTimeout(() => exchange.followClient(), 0);
-    pending.then(resolve, reject).finally(() => {
-      exchange.answered();
-      clearTimeout(turn);
-      clearTimeout(warning);
-      clearTimeout(expiry);
-    });
+  const answer = Promise.withResolvers<Response>();
+  const waiting = new Waiting(exchange, timeouts, clock, answer.resolve);
+  clock.add(waiting);
+  pending.then((response) => {
+    waiting.over();
+    answer.resolve(response);
+  }, (error) => {
+    waiting.over();
+    answer.reject(error);
   });
+  return answer.promise;
+}
+
+/** An answer still pending, as the clock looks at it. */
+class Waiting implements Due {
+  #exchange: Answering;
+  #timeouts: Timeouts;
+  #clock: Clock;
+  #expired: (response: Response) => void;
+  #started = performance.now();
+  #following = false;
+  #warned = false;
+  #over = false;
+
+  constructor(
+    exchange: Answering,
+    timeouts: Timeouts,
+    clock: Clock,
+    expired: (response: Response) => void,
+  ) {
+    this.#exchange = exchange;
+    this.#timeouts = timeouts;
+    this.#clock = clock;
+    this.#expired = expired;
+  }
+
+  tick(now: number): boolean {
+    if (this.#over) return false;
+    const exchange = this.#exchange;
+    const { slowApp, app } = this.#timeouts;
+    const passed = now - this.#started;
+    if (!this.#following && passed >= this.#clock.tick) {
+      this.#following = true;
+      exchange.followClient();
+    }
+    const own = (passed - exchange.waited(now)) / 1000;
+    if (slowApp > 0 && !this.#warned && own >= slowApp) {
+      this.#warned = true;
+      exchange.log(
+        `the application has not answered after ${
+          (passed / 1000).toFixed(1)
+        } s`,
+      );
+    }
+    if (app > 0 && own >= app) {
+      this.#over = true;
+      this.#expired(exchange.expire(app));
+      return false;
+    }
+    return true;
+  }
+
+  /** The answer came: nothing more to watch. */
+  over(): void {
+    this.#over = true;
+    this.#clock.delete(this);
+    this.#exchange.answered();
+  }
 }

@@ -17,6 +17,7 @@ import {
   type Write,
 } from "../types.ts";
 import { encoder } from "./bytes.ts";
+import type { Clock } from "./clock.ts";
 import type { Context } from "./context.ts";
 import { type Answering, deadline } from "./deadline.ts";
 import { makeEnviron } from "./environ.ts";
@@ -53,9 +54,9 @@ export function handle(
 ): Response | Promise<Response> {
   const exchange = new Exchange(request, head, info, context);
   const response = exchange.run(app);
-  // Only an answer still pending needs a deadline, and its timers.
+  // Only an answer still pending needs a deadline on the clock.
   return response instanceof Promise
-    ? deadline(exchange, response, context.timeouts)
+    ? deadline(exchange, response, context.timeouts, context.clock)
     : response;
 }
 
@@ -101,7 +102,7 @@ export class Exchange implements Responder, Answering {
     const input = this.#input = new Input(request, head.headers);
     const { read, app } = context.timeouts;
     // The deadline does not count the time reads wait on the client.
-    input.guard(context.limits.body, read, app > 0);
+    input.guard(context.limits.body, read, context.clock, app > 0);
     const environ = this.environ = makeEnviron(
       request,
       head,
@@ -143,9 +144,6 @@ export class Exchange implements Responder, Answering {
   }
 
   /** Whether a read of `wsgi.input` waits on the client now. */
-  get waiting(): boolean {
-    return this.#input.waiting;
-  }
 
   /** The application has answered (see {@linkcode ClientSignal.answered}). */
   answered(): void {
@@ -170,6 +168,10 @@ export class Exchange implements Responder, Answering {
 
   get sendTimeout(): number {
     return this.context.timeouts.send;
+  }
+
+  get clock(): Clock {
+    return this.context.clock;
   }
 
   get tracing(): boolean {

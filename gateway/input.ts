@@ -7,7 +7,7 @@
 
 import type { InputStream } from "../types.ts";
 import { concat } from "./bytes.ts";
-import { alarm } from "./deadline.ts";
+import type { Clock, Due } from "./clock.ts";
 import { declaredLength } from "./head.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -36,7 +36,7 @@ export class RequestRefused extends Error {
  * `wsgi.input` over a request's body, opened on the first read: under
  * Deno.serve, merely touching `request.body` sets up a stream.
  */
-export class Input implements InputStream {
+export class Input implements InputStream, Due {
   #request: Request | null;
   #headers?: Headers;
   #body?: ReadableStream<Uint8Array> | null;
@@ -49,8 +49,13 @@ export class Input implements InputStream {
   /** Bytes received so far, and how many the upload may have. */
   #received = 0;
   #most = Infinity;
-  /** Seconds without a byte before the read fails; 0 waits forever. */
+  /** Milliseconds without a byte before the read fails; 0 waits forever. */
   #patience = 0;
+  /** The clock that looks at a read waiting on the client. */
+  #clock?: Clock;
+  /** The read under way: since when, and how to fail it as stalled. */
+  #readSince = 0;
+  #stall?: () => void;
   /** The response ended before the body did: the rest was let go. */
   #discarded = false;
   /**
@@ -72,14 +77,23 @@ export class Input implements InputStream {
 
   /**
    * The gateway's limits: at most `most` bytes (0: any number), and a read
-   * fails when no byte came for `patience` seconds (0: waits forever).
-   * With `timed`, the time reads wait on the client is kept (see
-   * {@linkcode waited}), for a deadline that must not count it.
+   * fails when no byte came for `patience` seconds (0: waits forever), as
+   * `clock` sees it. With `timed`, the time reads wait on the client is
+   * kept (see {@linkcode waited}), for a deadline that must not count it.
    */
-  guard(most: number, patience: number, timed = false): void {
+  guard(most: number, patience: number, clock: Clock, timed = false): void {
     if (most > 0) this.#most = most;
-    this.#patience = patience;
+    this.#patience = patience * 1000;
+    this.#clock = clock;
     this.#timed = timed;
+  }
+
+  /** The clock's look at a read under way: stalled past the patience? */
+  tick(now: number): boolean {
+    if (this.#stall === undefined) return false;
+    if (now - this.#readSince < this.#patience) return true;
+    this.#stall();
+    return false;
   }
 
   /**
@@ -89,11 +103,6 @@ export class Input implements InputStream {
    */
   waited(now: number): number {
     return this.#reads > 0 ? this.#waited + now - this.#since : this.#waited;
-  }
-
-  /** Whether a read waits on the client now. */
-  get waiting(): boolean {
-    return this.#reads > 0;
   }
 
   /**
@@ -153,16 +162,18 @@ export class Input implements InputStream {
     if (this.#body === null || this.#left === 0) return false;
     const reader = this.#reader ??= this.#body!.getReader();
     let step: ReadableStreamReadResult<Uint8Array>;
-    // A read waits on the client: an alarm fails it if the client stalls
+    // A read waits on the client: the clock fails it if the client stalls
     // (cancelling Deno's body stream does not end a pending read).
-    let stop: (() => void) | undefined;
     const timed = this.#timed;
     if (timed && this.#reads++ === 0) this.#since = performance.now();
-    const stalled = this.#patience > 0
-      ? new Promise<"stalled">((resolve) => {
-        stop = alarm(this.#patience, () => true, () => resolve("stalled"));
-      })
-      : undefined;
+    let stalled: Promise<"stalled"> | undefined;
+    if (this.#patience > 0) {
+      const { promise, resolve } = Promise.withResolvers<"stalled">();
+      stalled = promise;
+      this.#stall = () => resolve("stalled");
+      this.#readSince = performance.now();
+      this.#clock!.add(this);
+    }
     try {
       step = await (stalled
         ? Promise.race([reader.read(), stalled])
@@ -177,7 +188,10 @@ export class Input implements InputStream {
           `the request body broke off, the client went away (${error})`,
         );
     } finally {
-      stop?.();
+      if (this.#stall !== undefined) {
+        this.#stall = undefined;
+        this.#clock!.delete(this);
+      }
       if (timed && --this.#reads === 0) {
         this.#waited += performance.now() - this.#since;
       }
@@ -187,7 +201,9 @@ export class Input implements InputStream {
       reader.cancel().catch(() => {});
       throw this.#refuse(
         408,
-        `the request body sent nothing for ${this.#patience} s (readTimeout)`,
+        `the request body sent nothing for ${
+          this.#patience / 1000
+        } s (readTimeout)`,
       );
     }
     const { done, value } = step;

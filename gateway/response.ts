@@ -7,7 +7,7 @@
  */
 
 import { concat, encoder, utf8Length } from "./bytes.ts";
-import { alarm } from "./deadline.ts";
+import type { Clock, Due } from "./clock.ts";
 import { ClientGone } from "./input.ts";
 import type { Chunk, Header } from "../types.ts";
 import { type Broken, type Checked, NO_CONTENT, wrongLength } from "./rules.ts";
@@ -32,6 +32,8 @@ export interface Responder {
   readonly onWire: boolean;
   /** Seconds a client may take nothing of a streamed body; 0 is forever. */
   readonly sendTimeout: number;
+  /** The server's clock, which looks at a stream's client and first chunk. */
+  readonly clock: Clock;
   /** Whether the trace wants each chunk's size. */
   readonly tracing: boolean;
   /** Fires when the client goes away before there is a response. */
@@ -157,26 +159,36 @@ export async function respondStreaming(
   let handed = 0;
   let taken = 0;
   // A client that takes nothing for sendTimeout seconds while a chunk waits
-  // for it: pulls counted, one timer for the whole stream.
+  // for it: pulls counted, and looked at by the server's clock once per
+  // period (so a stall is seen after one to two periods, and a tick).
   let pulls = 0;
   let waiting = false;
   let seen = 0;
-  const patience = exchange.sendTimeout;
-  let stop: (() => void) | undefined;
-  const guard = (controller: ReadableStreamDefaultController<Uint8Array>) => {
-    stop = alarm(patience, () => {
-      const stalled = waiting && pulls === seen;
-      seen = pulls;
-      return stalled;
-    }, () => {
-      failed(
-        controller,
-        new ClientGone(
-          `the client took nothing for ${patience} s (sendTimeout)`,
-        ),
-      );
-      cancelled = true;
-    });
+  const patience = exchange.sendTimeout * 1000;
+  const clock = exchange.clock;
+  let guard: Due | undefined;
+  const stop = () => guard && clock.delete(guard);
+  const watch = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    let looked = performance.now();
+    guard = {
+      tick: (now) => {
+        if (cancelled) return false;
+        if (now - looked < patience) return true;
+        looked = now;
+        const stalled = waiting && pulls === seen;
+        seen = pulls;
+        if (!stalled) return true;
+        failed(
+          controller,
+          new ClientGone(
+            `the client took nothing for ${patience / 1000} s (sendTimeout)`,
+          ),
+        );
+        cancelled = true;
+        return false;
+      },
+    };
+    clock.add(guard);
   };
   // Each pull hands over one chunk. It stays synchronous while the body
   // is: a promise per chunk would double the cost of small chunks.
@@ -198,7 +210,7 @@ export async function respondStreaming(
       // The declared length is all Deno sends: the response is complete,
       // and a body that would go on is closed rather than cut off.
       if (handed === declared) {
-        stop?.();
+        stop();
         // Finished first: the request body is let go before Deno sees the
         // response end (else it closes the connection).
         exchange.finish(false);
@@ -206,7 +218,7 @@ export async function respondStreaming(
         exchange.ended(init.status, handed);
       }
     } else {
-      stop?.();
+      stop();
       if (handed < declared && declared !== Infinity) {
         exchange.break(wrongLength(declared, handed));
       }
@@ -219,14 +231,14 @@ export async function respondStreaming(
     error: unknown,
   ) => {
     if (cancelled) return;
-    stop?.();
+    stop();
     exchange.abort(controller, error);
     exchange.ended(init.status, taken);
   };
   let cancelled = false;
   const stream = new ReadableStream<Uint8Array>({
     start: (controller) => {
-      if (patience > 0) guard(controller);
+      if (patience > 0) watch(controller);
     },
     pull: (controller) => {
       taken = handed;
@@ -243,7 +255,7 @@ export async function respondStreaming(
       }
     },
     cancel: () => {
-      stop?.();
+      stop();
       cancelled = true;
       exchange.left();
       exchange.ended(init.status, taken);
@@ -258,35 +270,44 @@ export async function respondStreaming(
 /**
  * Waits for an async body's first chunk, unless the client leaves first:
  * with no Response yet, Deno has no stream to cancel, and an SSE body may
- * wait for its first event for a long time. Only a body still silent after
- * a turn of the event loop is watched: Deno prints a notice once `signal`
- * is in use, and most bodies answer at once.
+ * wait for its first event for a long time. Only a body still silent at the
+ * clock's first look after a whole tick is watched: Deno prints a notice
+ * once `signal` is in use, and most bodies answer at once.
  */
-async function unlessGone(
+function unlessGone(
   exchange: Responder,
   first: Promise<Uint8Array | undefined>,
 ): Promise<Uint8Array | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const later = new Promise<"later">((resolve) => {
-    timer = setTimeout(() => resolve("later"), 0);
+  const { promise, resolve, reject } = Promise.withResolvers<
+    Uint8Array | undefined
+  >();
+  const clock = exchange.clock;
+  const since = performance.now();
+  let unhook: (() => void) | undefined;
+  const silent: Due = {
+    tick: (now) => {
+      if (now - since < clock.tick) return true;
+      const signal = exchange.gone;
+      const gone = () => {
+        exchange.finish(false);
+        reject(
+          new ClientGone("the client went away before the response started"),
+        );
+      };
+      if (signal.aborted) gone();
+      else {
+        signal.addEventListener("abort", gone, { once: true });
+        unhook = () => signal.removeEventListener("abort", gone);
+      }
+      return false;
+    },
+  };
+  clock.add(silent);
+  first.then(resolve, reject).finally(() => {
+    clock.delete(silent);
+    unhook?.();
   });
-  const quick = await Promise.race([first, later]).finally(() =>
-    clearTimeout(timer)
-  );
-  if (quick !== "later") return quick;
-  const signal = exchange.gone;
-  return new Promise((resolve, reject) => {
-    const gone = () => {
-      exchange.finish(false);
-      reject(
-        new ClientGone("the client went away before the response started"),
-      );
-    };
-    signal.addEventListener("abort", gone, { once: true });
-    first.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", gone)
-    );
-  });
+  return promise;
 }
 
 function emptyStream(): ReadableStream<Uint8Array> {

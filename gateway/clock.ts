@@ -1,0 +1,68 @@
+/**
+ * One clock per server. Every deadline of a request (the application's
+ * answer, a read that waits on the client, a client that takes nothing of a
+ * stream) is a number in an entry the clock looks at on one coarse tick, as
+ * nginx and HAProxy keep theirs: no timer is set or cleared per request or
+ * per read, which costs a call into Deno each way.
+ *
+ * The tick is a tenth of the shortest timeout in force (at least 10 ms, at
+ * most 1 s), so a timeout fires up to one tick late. The clock runs only
+ * while something is registered, and it never keeps a process alive.
+ *
+ * @module
+ */
+
+/** Something with a deadline: looked at on every tick while registered. */
+export interface Due {
+  /**
+   * The clock's look, at `now` (a `performance.now()`); false once nothing
+   * is left to watch, and the entry is dropped.
+   */
+  tick(now: number): boolean;
+}
+
+/** The shortest and longest tick, in milliseconds. */
+const FINEST = 10;
+const COARSEST = 1000;
+
+/** A coarse clock that looks at its entries on each tick. */
+export class Clock {
+  /** Milliseconds between looks. */
+  readonly tick: number;
+  #entries = new Set<Due>();
+  #timer?: ReturnType<typeof setInterval>;
+
+  /** A clock for these timeouts, in seconds (0 is none). */
+  constructor(timeouts: number[]) {
+    const shortest = Math.min(
+      ...timeouts.filter((seconds) => seconds > 0).map((s) => s * 1000),
+    );
+    this.tick = Math.max(FINEST, Math.min(COARSEST, shortest / 10));
+  }
+
+  /** Watches `entry` from the next tick on. */
+  add(entry: Due): void {
+    this.#entries.add(entry);
+    if (this.#timer === undefined) {
+      const timer = this.#timer = setInterval(() => this.#look(), this.tick);
+      // A server's own listener keeps its process alive; the clock does not.
+      Deno.unrefTimer(timer);
+    }
+  }
+
+  /** Stops watching `entry`. The clock stops at its next empty look. */
+  delete(entry: Due): void {
+    this.#entries.delete(entry);
+  }
+
+  #look(): void {
+    const now = performance.now();
+    for (const entry of this.#entries) {
+      if (!entry.tick(now)) this.#entries.delete(entry);
+    }
+    if (this.#entries.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
