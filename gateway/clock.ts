@@ -6,8 +6,10 @@
  * per read, which costs a call into Deno each way.
  *
  * The tick is a tenth of the shortest timeout in force (at least 10 ms, at
- * most 1 s), so a timeout fires up to one tick late. The clock runs only
- * while something is registered, and it never keeps a process alive.
+ * most 1 s). Entries read the time from the clock too (its last look: a
+ * `performance.now()` is a call into Deno), so a timeout fires within one
+ * tick of its time, either side. The clock runs only while something is
+ * registered, and it never keeps a process alive.
  *
  * @module
  */
@@ -31,6 +33,8 @@ export class Clock {
   readonly tick: number;
   #entries = new Set<Due>();
   #timer?: ReturnType<typeof setInterval>;
+  /** The time of the last look, while the clock runs. */
+  #now = 0;
 
   /** A clock for these timeouts, in seconds (0 is none). */
   constructor(timeouts: number[]) {
@@ -40,10 +44,19 @@ export class Clock {
     this.tick = Math.max(FINEST, Math.min(COARSEST, shortest / 10));
   }
 
+  /**
+   * The time (a `performance.now()`): the last look's while the clock runs,
+   * at most a tick old.
+   */
+  get now(): number {
+    return this.#timer === undefined ? performance.now() : this.#now;
+  }
+
   /** Watches `entry` from the next tick on. */
   add(entry: Due): void {
     this.#entries.add(entry);
     if (this.#timer === undefined) {
+      this.#now = performance.now();
       const timer = this.#timer = setInterval(() => this.#look(), this.tick);
       // A server's own listener keeps its process alive; the clock does not.
       Deno.unrefTimer(timer);
@@ -56,7 +69,7 @@ export class Clock {
   }
 
   #look(): void {
-    const now = performance.now();
+    const now = this.#now = performance.now();
     for (const entry of this.#entries) {
       if (!entry.tick(now)) this.#entries.delete(entry);
     }

@@ -56,8 +56,8 @@ export interface Answering {
  *
  * Both count the application's own time: the time passed less the time its
  * reads of `wsgi.input` waited on the client (`readTimeout` bounds those),
- * so a slow upload is not a silent application. Each fires up to one tick
- * of the clock late.
+ * so a slow upload is not a silent application. Each fires within one tick
+ * of the clock of its time.
  */
 export function deadline(
   exchange: Answering,
@@ -68,6 +68,7 @@ export function deadline(
   const answer = Promise.withResolvers<Response>();
   const waiting = new Waiting(exchange, timeouts, clock, answer.resolve);
   clock.add(waiting);
+  waiting.started = clock.now;
   pending.then((response) => {
     waiting.over();
     answer.resolve(response);
@@ -84,7 +85,8 @@ class Waiting implements Due {
   #timeouts: Timeouts;
   #clock: Clock;
   #expired: (response: Response) => void;
-  #started = performance.now();
+  /** When the wait began, by the clock (set once it runs). */
+  started = 0;
   #following = false;
   #warned = false;
   #over = false;
@@ -105,7 +107,7 @@ class Waiting implements Due {
     if (this.#over) return false;
     const exchange = this.#exchange;
     const { slowApp, app } = this.#timeouts;
-    const passed = now - this.#started;
+    const passed = now - this.started;
     if (!this.#following && passed >= this.#clock.tick) {
       this.#following = true;
       exchange.followClient();

@@ -99,7 +99,7 @@ export class Input implements InputStream, Due {
   /**
    * The milliseconds reads have spent waiting on the client by `now` (a
    * `performance.now()`), the read under way included: plain numbers, kept
-   * by two clock readings per read and no timer.
+   * by two readings of the server's clock per read and no timer.
    */
   waited(now: number): number {
     return this.#reads > 0 ? this.#waited + now - this.#since : this.#waited;
@@ -165,14 +165,14 @@ export class Input implements InputStream, Due {
     // A read waits on the client: the clock fails it if the client stalls
     // (cancelling Deno's body stream does not end a pending read).
     const timed = this.#timed;
-    if (timed && this.#reads++ === 0) this.#since = performance.now();
+    if (timed && this.#reads++ === 0) this.#since = this.#clock!.now;
     let stalled: Promise<"stalled"> | undefined;
     if (this.#patience > 0) {
       const { promise, resolve } = Promise.withResolvers<"stalled">();
       stalled = promise;
       this.#stall = () => resolve("stalled");
-      this.#readSince = performance.now();
       this.#clock!.add(this);
+      this.#readSince = this.#clock!.now;
     }
     try {
       step = await (stalled
@@ -193,7 +193,7 @@ export class Input implements InputStream, Due {
         this.#clock!.delete(this);
       }
       if (timed && --this.#reads === 0) {
-        this.#waited += performance.now() - this.#since;
+        this.#waited += this.#clock!.now - this.#since;
       }
     }
     if (this.#discarded) throw discarded();

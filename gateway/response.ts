@@ -169,7 +169,7 @@ export async function respondStreaming(
   let guard: Due | undefined;
   const stop = () => guard && clock.delete(guard);
   const watch = (controller: ReadableStreamDefaultController<Uint8Array>) => {
-    let looked = performance.now();
+    let looked = clock.now;
     guard = {
       tick: (now) => {
         if (cancelled) return false;
@@ -282,7 +282,7 @@ function unlessGone(
     Uint8Array | undefined
   >();
   const clock = exchange.clock;
-  const since = performance.now();
+  let since = 0;
   let unhook: (() => void) | undefined;
   const silent: Due = {
     tick: (now) => {
@@ -303,6 +303,7 @@ function unlessGone(
     },
   };
   clock.add(silent);
+  since = clock.now;
   first.then(resolve, reject).finally(() => {
     clock.delete(silent);
     unhook?.();

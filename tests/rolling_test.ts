@@ -140,7 +140,8 @@ Deno.test({
     } finally {
       rolling = false;
       await Promise.all(load);
-      nginx.kill("SIGQUIT");
+      // Fast shutdown: a graceful one waits out fetch's idle keep-alive.
+      nginx.kill("SIGTERM");
       await nginx.status;
       await nginxErrors;
       for (const host of hosts) await host.stop();
