@@ -312,6 +312,25 @@ export type Application = (
  * const handler = toFetchHandler(() => [], options);
  * ```
  */
+/**
+ * Where log lines can go in batches: anything with `Deno.FsFile`'s
+ * `write`, which may take part of what it is given.
+ *
+ * @example An access log file
+ * ```ts
+ * import type { LogWriter } from "@denowsgi/wsgi";
+ *
+ * const file: LogWriter = await Deno.open("/tmp/access.log", {
+ *   append: true,
+ *   create: true,
+ * });
+ * ```
+ */
+export interface LogWriter {
+  /** Writes some of `bytes`; resolves to how many. */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
 export interface GatewayOptions {
   /** `wsgi.errors` for every request; standard error by default. */
   errors?: ErrorStream;
@@ -319,9 +338,11 @@ export interface GatewayOptions {
   multiprocess?: boolean;
   /**
    * One Common Log Format line per response, as wsgiref and gunicorn print:
-   * `true` for standard output, or a function that takes each line.
+   * `true` for standard output, a function that takes each line, or a
+   * {@linkcode LogWriter} (an open file, a pipe) that takes them in batches,
+   * as standard output does, never making a request wait.
    */
-  accessLog?: boolean | ((line: string) => void);
+  accessLog?: boolean | ((line: string) => void) | LogWriter;
   /**
    * Prints the flow of every request step by step (the environ, the
    * startResponse call, each chunk, close, timings): `true` for standard

@@ -9,7 +9,7 @@
 import type { Application } from "../types.ts";
 import { type Bind, type Command, described, UsageError } from "./command.ts";
 import { Drain, stopGracefully } from "./drain.ts";
-import { flushStandardOutput, standardOutput } from "../gateway/log.ts";
+import { flushLogs, standardOutput } from "../gateway/log.ts";
 import { serve } from "../gateway/serve.ts";
 
 /** Serves `app` on every address of `command` until SIGTERM or Ctrl+C. */
@@ -52,7 +52,7 @@ export async function serveCommand(
   await stopped;
   // Behind the access log, which must not be waited for forever.
   standardOutput("Stopped.");
-  await flushStandardOutput();
+  await flushLogs();
   return 0;
 }
 

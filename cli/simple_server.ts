@@ -12,7 +12,7 @@ import type {
   StartResponse,
 } from "../types.ts";
 import { STOP_SIGNALS } from "./drain.ts";
-import { flushStandardOutput, show } from "../gateway/log.ts";
+import { flushLogs, show } from "../gateway/log.ts";
 import { serve } from "../gateway/serve.ts";
 
 /**
@@ -75,7 +75,7 @@ export function makeServer(
   });
   const addr = server.addr as Deno.NetAddr;
   // The access log is written behind the requests: it is flushed last.
-  const shutdown = () => server.shutdown().then(() => flushStandardOutput());
+  const shutdown = () => server.shutdown().then(() => flushLogs());
   return {
     serverName: addr.hostname,
     serverPort: addr.port,
@@ -91,7 +91,7 @@ export function makeServer(
       for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, stop);
       try {
         await server.finished;
-        await flushStandardOutput();
+        await flushLogs();
       } finally {
         for (const signal of STOP_SIGNALS) {
           Deno.removeSignalListener(signal, stop);

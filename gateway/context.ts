@@ -13,6 +13,7 @@ import { standardError } from "./errors.ts";
 import { type Limits, limits } from "./limits.ts";
 import {
   type LogSink,
+  spoolOf,
   standardOutput,
   standardOutputSpool,
   type Watchers,
@@ -53,7 +54,9 @@ export function context(options: GatewayOptions, onWire: boolean): Context {
     errors: options.errors ?? standardError,
     multiprocess: options.multiprocess ?? false,
     watch: watchers(
-      sink(options.accessLog, standardOutputSpool),
+      typeof options.accessLog === "object"
+        ? spoolOf(options.accessLog, "the access log")
+        : sink(options.accessLog, standardOutputSpool),
       sink(options.trace, standardOutput),
     ),
     limits: limits(options),

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Environ } from "../types.ts";
+import type { Environ, LogWriter } from "../types.ts";
 import { SERVER_PROTOCOL } from "./head.ts";
 import { encoder, utf8Length } from "./bytes.ts";
 import { Spool } from "./spool.ts";
@@ -41,23 +41,40 @@ export interface Watcher {
   end(status: number, sent: number | string): void;
 }
 
-// Standard error is written asynchronously too: it may be as stuck as
-// standard output, and a warning must not stop the server either.
+/** Every spool of the process: the server's shutdown flushes them all. */
+const spools = new Set<Spool>();
+
+/**
+ * A spool over `writer` that never makes the server wait. Standard error is
+ * written asynchronously too: it may be as stuck as standard output, and a
+ * warning must not stop the server either.
+ */
+export function spoolOf(writer: LogWriter, name: string): Spool {
+  const spool = new Spool(
+    writer,
+    (line) => Deno.stderr.write(encoder.encode(line + "\n")).catch(() => {}),
+    undefined,
+    name,
+  );
+  spools.add(spool);
+  return spool;
+}
+
 /** Standard output, through a spool that never makes the server wait. */
-export const standardOutputSpool: Spool = new Spool(
+export const standardOutputSpool: Spool = spoolOf(
   Deno.stdout,
-  (line) => Deno.stderr.write(encoder.encode(line + "\n")).catch(() => {}),
+  "standard output",
 );
 
 /** Standard output, a line at a time. */
 export const standardOutput: LogSink = (line) => standardOutputSpool.push(line);
 
 /**
- * Waits until the lines given to {@linkcode standardOutput} are written (at
- * most `seconds`, for a stuck pipe); the server's shutdown calls it.
+ * Waits until the lines given to every log's spool are written (at most
+ * `seconds`, for a stuck pipe); the server's shutdown calls it.
  */
-export function flushStandardOutput(seconds?: number): Promise<void> {
-  return standardOutputSpool.flush(seconds);
+export async function flushLogs(seconds?: number): Promise<void> {
+  await Promise.all([...spools].map((spool) => spool.flush(seconds)));
 }
 
 /**

@@ -89,8 +89,16 @@ export class Spool {
   #sent = 0;
   #dropped = 0;
   #draining?: Promise<void>;
+  /** What the warnings call the sink. */
+  #name: string;
 
-  constructor(to: Writer, warn: Warn, limit = 1 << 20) {
+  constructor(
+    to: Writer,
+    warn: Warn,
+    limit = 1 << 20,
+    name = "standard output",
+  ) {
+    this.#name = name;
     this.#to = to;
     this.#warn = warn;
     this.#limit = limit;
@@ -193,9 +201,7 @@ export class Spool {
   #lose(count: number, why: string): void {
     if (count === 0) return;
     if (this.#dropped === 0) {
-      this.#warn(
-        `[wsgi] standard output ${why}: log lines are being dropped`,
-      );
+      this.#warn(`[wsgi] ${this.#name} ${why}: log lines are being dropped`);
     }
     this.#dropped += count;
   }
@@ -203,7 +209,7 @@ export class Spool {
   async #report(): Promise<void> {
     if (this.#dropped === 0) return;
     const said = this.#warn(
-      `[wsgi] ${this.#dropped} log lines were dropped: standard output did not keep up`,
+      `[wsgi] ${this.#dropped} log lines were dropped: ${this.#name} did not keep up`,
     );
     this.#dropped = 0;
     // The server exits next: the count is worth a moment, not a hang.

@@ -16,7 +16,7 @@ import {
   type Header,
   toFetchHandler,
 } from "../mod.ts";
-import { commonLogLine, watchers } from "../gateway/log.ts";
+import { commonLogLine, flushLogs, watchers } from "../gateway/log.ts";
 import { Spool } from "../gateway/spool.ts";
 import { holaMundoApp } from "../examples/holamundo.ts";
 import { Client } from "../testing.ts";
@@ -896,4 +896,31 @@ Deno.test("standard output: UTF-8 and numbers are written as the text they are",
   assert.deepEqual(written, [
     "caf\u00e9 \u{1F600} 0 7 10 404 1234567890123 -5 1.5 NaN Infinity \n",
   ]);
+});
+
+Deno.test("access log: to a writer (an open file), in batches, flushed at shutdown", async () => {
+  const path = await Deno.makeTempFile({ prefix: "denowsgi-access-" });
+  try {
+    const file = await Deno.open(path, { append: true });
+    try {
+      await using server = listen((_environ, startResponse) => {
+        startResponse("200 OK", [["Content-Type", "text/plain"]]);
+        return ["hola"];
+      }, { accessLog: file });
+      for (let i = 0; i < 3; i++) {
+        await (await fetch(`${server.url}/${i}`)).text();
+      }
+    } finally {
+      await flushLogs(1);
+      file.close();
+    }
+    const lines = normalise((await Deno.readTextFile(path)).split("\n"))
+      .filter(Boolean);
+    assert.deepEqual(
+      lines,
+      [0, 1, 2].map((i) => `127.0.0.1 - - [DATE] "GET /${i} HTTP/1.1" 200 4`),
+    );
+  } finally {
+    await Deno.remove(path);
+  }
 });
