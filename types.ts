@@ -298,21 +298,6 @@ export type Application = (
 ) => Body | Promise<Body>;
 
 /**
- * The gateway's own options, shared by {@linkcode serve} and
- * {@linkcode toFetchHandler}.
- *
- * @example Collecting errors in memory
- * ```ts
- * import { type GatewayOptions, toFetchHandler } from "@denowsgi/wsgi";
- *
- * const lines: string[] = [];
- * const options: GatewayOptions = {
- *   errors: { write: (s) => lines.push(s), writelines: (l) => lines.push(...l), flush() {} },
- * };
- * const handler = toFetchHandler(() => [], options);
- * ```
- */
-/**
  * Where log lines can go in batches: anything with `Deno.FsFile`'s
  * `write`, which may take part of what it is given.
  *
@@ -331,6 +316,21 @@ export interface LogWriter {
   write(bytes: Uint8Array): Promise<number>;
 }
 
+/**
+ * The gateway's own options, shared by {@linkcode serve} and
+ * {@linkcode toFetchHandler}.
+ *
+ * @example Collecting errors in memory
+ * ```ts
+ * import { type GatewayOptions, toFetchHandler } from "@denowsgi/wsgi";
+ *
+ * const lines: string[] = [];
+ * const options: GatewayOptions = {
+ *   errors: { write: (s) => lines.push(s), writelines: (l) => lines.push(...l), flush() {} },
+ * };
+ * const handler = toFetchHandler(() => [], options);
+ * ```
+ */
 export interface GatewayOptions {
   /** `wsgi.errors` for every request; standard error by default. */
   errors?: ErrorStream;
