@@ -11,9 +11,12 @@
  *    runs the same waves, in a process of its own, for comparison.
  * 3. 500 slowloris connections (a header byte a second) held open while
  *    `wrk -c10` measures the page: p99 with and without them.
+ * 4. 1 KiB POSTs whose body the app reads (`wrk -c20`, bench/wrk/post1k.lua)
+ *    until 100,000 are answered: open descriptors, RSS and sockets in
+ *    CLOSE-WAIT, sampled every second.
  *
  *     deno run -A bench/soak.ts [--seconds 60] [--leavers 10000] [--more 90000]
- *       [--slow 500]
+ *       [--slow 500] [--posts 100000]
  *
  * Prints a Markdown table (bench/README.md keeps the last one, under Soak).
  *
@@ -28,11 +31,24 @@ const flags = parseArgs({
     leavers: { type: "string", default: "10000" },
     more: { type: "string", default: "90000" },
     slow: { type: "string", default: "500" },
+    posts: { type: "string", default: "100000" },
   },
 }).values;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const encoder = new TextEncoder();
+
+function fds(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/** Sockets of the server on `port` waiting in CLOSE-WAIT, by `ss`. */
+async function closeWait(port: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ss", {
+    args: ["-Htn", "state", "close-wait", `( sport = :${port} )`],
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter(Boolean).length;
+}
 
 function rssMiB(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
@@ -190,6 +206,42 @@ try {
     `${calm.value.toFixed(0)} → ${besieged.value.toFixed(0)} req/s; errors: ${
       besieged.problem ?? "none"
     }`,
+  );
+
+  // 4. 1 KiB POSTs read by the app, until `posts` are answered.
+  const posts = Number(flags.posts);
+  const seen = { fds: [fds(pid)], rss: [rssMiB(pid)], closeWait: 0 };
+  let answered = 0;
+  let problems: string[] = [];
+  const post = wrk(20, "/post", [], "bench/wrk/post1k.lua");
+  while (answered < posts) {
+    let running = true;
+    const sampling = (async () => {
+      while (running) {
+        await sleep(1000);
+        seen.fds.push(fds(pid));
+        seen.rss.push(rssMiB(pid));
+        seen.closeWait = Math.max(seen.closeWait, await closeWait(port));
+      }
+    })();
+    const sample = await post(port, 5);
+    running = false;
+    await sampling;
+    answered += sample.work ?? 0;
+    if (sample.problem) problems.push(sample.problem);
+    if (!sample.work) break;
+  }
+  problems = [...new Set(problems)];
+  const span = (values: number[], digits: number) =>
+    `${values[0].toFixed(digits)} → max ${
+      Math.max(...values).toFixed(digits)
+    } → ${values.at(-1)!.toFixed(digits)}`;
+  row(
+    `${answered} POSTs of 1 KiB, body read`,
+    `CLOSE-WAIT at most ${seen.closeWait}; errors: ${
+      problems.join("; ") || "none"
+    }`,
+    `descriptors ${span(seen.fds, 0)}; RSS (MiB) ${span(seen.rss, 0)}`,
   );
 } finally {
   await stop(server);

@@ -1,7 +1,7 @@
 /**
  * The server bench/soak.ts loads: the lesson's page at `/`, an endless
  * stream at `/stream` whose `close()` calls are counted, the count at
- * `/closes`, and at `/memory` the process's memory after a full garbage
+ * `/closes`, a 1 KiB POST read at `/post`, and at `/memory` the process's memory after a full garbage
  * collection (with `--v8-flags=--expose-gc`), so that what stays is told from
  * what only waits to be collected. Default limits and timeouts, no access log.
  * With `raw`, the same routes straight on `Deno.serve`, for comparison.
@@ -24,7 +24,12 @@ function memory(): string {
   return JSON.stringify(Deno.memoryUsage());
 }
 
-const app: Application = (environ, startResponse) => {
+const app: Application = async (environ, startResponse) => {
+  if (environ.PATH_INFO === "/post") {
+    const body = await environ["wsgi.input"].read();
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [`${body.byteLength}`];
+  }
   if (environ.PATH_INFO === "/closes") {
     startResponse("200 OK", [["Content-Type", "text/plain"]]);
     return [`${closes}`];
@@ -49,8 +54,11 @@ const app: Application = (environ, startResponse) => {
 };
 
 /** The same routes as `app`, the stream's cancel() counted as its close(). */
-function raw(request: Request): Response {
+async function raw(request: Request): Promise<Response> {
   const path = new URL(request.url).pathname;
+  if (path === "/post") {
+    return new Response(`${(await request.arrayBuffer()).byteLength}`);
+  }
   if (path === "/closes") return new Response(`${closes}`);
   if (path === "/memory") return new Response(memory());
   if (path !== "/stream") return new Response("hola mundo");
