@@ -1,10 +1,12 @@
 /**
- * `--workers` on this machine: a CPU-bound app (about 1 ms of work per
- * request) under `server.ts -w 1` and `-w 2`, driven by `wrk`, and the
- * stall test: while one request spins 3 s, how long an unrelated request
- * takes. Rounds interleave 1 and 2 workers; medians; ratios in one run.
+ * `-w 1` against `-w 2` on this machine, each a supervisor and its worker
+ * processes: a CPU-bound burst (16 concurrent requests of 250 ms of CPU
+ * each, sent by curl, which uses little CPU itself), the lesson's page
+ * under `wrk -t1 -c50`, and the stall test: while one request spins 3 s,
+ * how long an unrelated request takes. Rounds interleave 1 and 2 workers;
+ * medians; ratios in one run.
  *
- *     deno run -A bench/workers.ts [--rounds 3] [--duration 5] [--connections 8]
+ *     deno run -A bench/workers.ts [--rounds 3] [--duration 5]
  *
  * @module
  */
@@ -16,15 +18,14 @@ const args = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
     duration: { type: "string", default: "5" },
-    connections: { type: "string", default: "8" },
   },
 });
 const rounds = Number(args.values.rounds);
 const duration = Number(args.values.duration);
-const connections = Number(args.values.connections);
 
 async function withServer<T>(
   workers: number,
+  app: string,
   body: (url: string) => Promise<T>,
 ): Promise<T> {
   const child = new Deno.Command("deno", {
@@ -32,7 +33,7 @@ async function withServer<T>(
       "run",
       "--allow-net",
       "--allow-read",
-      "--allow-run",
+      "--allow-run=deno",
       "server.ts",
       "-b",
       "127.0.0.1:0",
@@ -41,7 +42,7 @@ async function withServer<T>(
       "--no-access-log",
       "--graceful-timeout",
       "0",
-      "tests/fixtures/cpu.ts",
+      app,
     ],
     cwd: ROOT,
     stdout: "piped",
@@ -65,10 +66,32 @@ async function withServer<T>(
 
 async function wrk(url: string): Promise<number> {
   const { stdout } = await new Deno.Command("wrk", {
-    args: ["-t2", `-c${connections}`, `-d${duration}s`, url],
+    args: ["-t1", "-c50", `-d${duration}s`, url],
   }).output();
   const text = new TextDecoder().decode(stdout);
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(text)![1]);
+}
+
+/** ms for 16 requests of 250 ms of CPU each, sent at once by curl. */
+async function burst(url: string): Promise<number> {
+  const urls = Array.from({ length: 16 }, () => `${url}spin?ms=250`);
+  const start = performance.now();
+  const { success } = await new Deno.Command("curl", {
+    args: [
+      "-sf",
+      "-o",
+      "/dev/null",
+      "--parallel",
+      "--parallel-max",
+      "16",
+      "--max-time",
+      "30",
+      ...urls,
+    ],
+    stdout: "null",
+  }).output();
+  if (!success) throw new Error("a burst request failed");
+  return performance.now() - start;
 }
 
 /**
@@ -95,30 +118,44 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-const results: Record<number, { rps: number[]; stall: number[] }> = {
-  1: { rps: [], stall: [] },
-  2: { rps: [], stall: [] },
+const results: Record<
+  number,
+  { burst: number[]; page: number[]; stall: number[] }
+> = {
+  1: { burst: [], page: [], stall: [] },
+  2: { burst: [], page: [], stall: [] },
 };
 for (let round = 1; round <= rounds; round++) {
   for (const workers of round % 2 ? [1, 2] : [2, 1]) {
-    await withServer(workers, async (url) => {
-      await wrk(`${url}work`); // warm-up
-      results[workers].rps.push(await wrk(`${url}work`));
+    await withServer(workers, "tests/fixtures/cpu.ts", async (url) => {
+      await burst(url); // warm-up
+      results[workers].burst.push(await burst(url));
       results[workers].stall.push(await stall(url));
     });
+    await withServer(
+      workers,
+      "examples/holamundo.ts:holaMundoApp",
+      async (url) => {
+        results[workers].page.push(await wrk(url));
+      },
+    );
     console.error(`round ${round}, ${workers} worker(s) done`);
   }
 }
-const rps = (w: number) => median(results[w].rps);
-const wait = (w: number) => median(results[w].stall);
+const of = (w: number, key: "burst" | "page" | "stall") =>
+  median(results[w][key]);
 console.log(
-  `| workers | CPU-bound req/s (1 ms each) | /fast while /spin runs 3 s (median of 4 sent together) |
-|---|---|---|
-| 1 | ${rps(1).toFixed(0)} | ${wait(1).toFixed(0)} ms |
-| 2 | ${rps(2).toFixed(0)} | ${wait(2).toFixed(0)} ms |
-| 2 ÷ 1 | ${(rps(2) / rps(1)).toFixed(2)}× | ${
-    (wait(2) / wait(1)).toFixed(3)
-  }× |
+  `| workers | 16 × 250 ms of CPU at once | lesson's page, wrk -t1 -c50 | /fast while /spin runs 3 s |
+|---|---|---|---|
+| 1 | ${of(1, "burst").toFixed(0)} ms | ${of(1, "page").toFixed(0)} req/s | ${
+    of(1, "stall").toFixed(0)
+  } ms |
+| 2 | ${of(2, "burst").toFixed(0)} ms | ${of(2, "page").toFixed(0)} req/s | ${
+    of(2, "stall").toFixed(0)
+  } ms |
+| speed-up | ${(of(1, "burst") / of(2, "burst")).toFixed(2)}× | ${
+    (of(2, "page") / of(1, "page")).toFixed(2)
+  }× | |
 
-${rounds} interleaved rounds, medians; wrk -t2 -c${connections} -d${duration}s; Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores.`,
+${rounds} interleaved rounds, medians; wrk -t1 -c50 -d${duration}s; Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores.`,
 );

@@ -16,6 +16,7 @@ export const DEFAULTS = {
   workers: 1,
   proxyHops: 0,
   gracefulTimeout: 30,
+  timeout: 30,
 } as const;
 
 /** Where `--help` lists a flag, in gunicorn's order of its settings. */
@@ -88,8 +89,18 @@ const FLAGS: Flag[] = [
     names: "-w, --workers N",
     group: "workers",
     help: [
-      "N isolates (one per core) under deno serve --parallel",
-      `(default ${DEFAULTS.workers}; needs --allow-run=deno)`,
+      "N worker processes sharing the port, under a supervisor",
+      `that restarts any that exits (default ${DEFAULTS.workers}: one`,
+      "process, no supervisor); needs --allow-run=deno",
+    ],
+  },
+  {
+    names: "--timeout S",
+    group: "workers",
+    help: [
+      "kill and restart a worker whose event loop is silent",
+      `this long (default ${DEFAULTS.timeout}; 0 off); given, it runs the`,
+      "supervisor even for one worker",
     ],
   },
   {
@@ -140,6 +151,9 @@ export function usage(): string {
     "",
     "Usage:",
     "  deno run --allow-net --allow-read server.ts [options] [module[:name]]",
+    "",
+    "With -w N (N ≥ 2) or --timeout, a supervisor starts the worker",
+    "processes and needs --allow-run=deno too; without, one process serves.",
   ];
   for (const [group, title] of Object.entries(GROUPS)) {
     lines.push("", `${title}:`);
@@ -171,6 +185,11 @@ export interface Command {
   workers: number;
   proxyHops: number;
   gracefulTimeout: number;
+  /**
+   * Seconds a worker's heartbeat may stay silent; undefined unless given,
+   * which alone (with one worker) asks for the supervisor.
+   */
+  timeout?: number;
   certfile?: string;
   keyfile?: string;
   accessLog: boolean;
@@ -185,8 +204,9 @@ export interface Command {
 }
 
 export function parseCommand(args: string[]): Command {
+  const { timeout: _, ...defaults } = DEFAULTS;
   const command: Command = {
-    ...DEFAULTS,
+    ...defaults,
     binds: [],
     accessLog: true,
     trace: false,
@@ -245,6 +265,9 @@ export function parseCommand(args: string[]): Command {
         break;
       case "--graceful-timeout":
         command.gracefulTimeout = parseSeconds(flag, value());
+        break;
+      case "--timeout":
+        command.timeout = parseSeconds(flag, value());
         break;
       case "--certfile":
         command.certfile = value();

@@ -155,19 +155,15 @@ export interface GracefulStop {
   stop(): Promise<void>;
   /** Where the lines for the operator go. */
   say(line: string): void;
-  /**
-   * Under `deno serve` a terminal's Ctrl+C reaches both the command and
-   * its child, which the command also forwards: a repeat this close (in
-   * ms) is the same Ctrl+C, not a second one.
-   */
-  sameWithin?: number;
+  /** Another reason to stop, as SIGTERM would: a worker's supervisor gone. */
+  also?: Promise<unknown>;
 }
 
 /**
  * How long the bodies ended at the graceful timeout get for their close()
  * before the process stops anyway.
  */
-const CLOSE_MS = 1000;
+export const CLOSE_MS = 1000;
 
 /** What stops a server: Ctrl+C, and SIGTERM where there is one. */
 export const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
@@ -180,14 +176,10 @@ export const STOP_SIGNALS: Deno.Signal[] = Deno.build.os === "windows"
  */
 export function stopGracefully(drain: Drain, how: GracefulStop): Promise<void> {
   const stopped = Promise.withResolvers<void>();
-  let first: number | undefined;
+  let stopping = false;
   const onSignal = () => {
-    const now = performance.now();
-    if (first !== undefined) {
-      if (now - first < (how.sameWithin ?? 0)) return;
-      Deno.exit(130);
-    }
-    first = now;
+    if (stopping) Deno.exit(130);
+    stopping = true;
     const waiting = drain.inFlight;
     if (waiting > 0) {
       how.say(
@@ -217,9 +209,11 @@ export function stopGracefully(drain: Drain, how: GracefulStop): Promise<void> {
       stopped.resolve();
     });
   };
-  // Never removed: under deno serve --parallel, removing a listener after
-  // a signal has come lets the process die of that signal (Deno 2.9).
+  // Never removed: removing a listener after a signal has come can let the
+  // process die of that signal (seen under deno serve --parallel, Deno 2.9).
   for (const signal of STOP_SIGNALS) Deno.addSignalListener(signal, onSignal);
+  // Already stopping is enough: the supervisor gone is no second Ctrl+C.
+  how.also?.then(() => stopping || onSignal());
   return stopped.promise;
 }
 

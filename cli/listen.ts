@@ -12,10 +12,26 @@ import { Drain, stopGracefully } from "./drain.ts";
 import { flushLogs, standardOutput } from "../gateway/log.ts";
 import { serve } from "../gateway/serve.ts";
 
-/** Serves `app` on every address of `command` until SIGTERM or Ctrl+C. */
+/**
+ * How a worker of the supervisor serves: on ports it shares with the other
+ * workers (`SO_REUSEPORT`: Linux gives each new connection to one of
+ * them), telling the supervisor when it listens instead of the operator.
+ */
+export interface AsWorker {
+  /** Called once every address listens and signals are handled. */
+  ready(): void;
+  /** Resolves when the supervisor is gone: then stop as on SIGTERM. */
+  orphaned: Promise<void>;
+}
+
+/**
+ * Serves `app` on every address of `command` until SIGTERM or Ctrl+C (or,
+ * as a worker, until the supervisor is gone).
+ */
 export async function serveCommand(
   command: Command,
   app: Application,
+  worker?: AsWorker,
 ): Promise<number> {
   const drain = new Drain();
   const tls = await readTls(command);
@@ -24,7 +40,10 @@ export async function serveCommand(
     for (const bind of command.binds) {
       const wrapped = drain.wrap(app);
       servers.push(
-        new Listener(bind, (bind) => listenOn(bind, wrapped, command, tls)),
+        new Listener(
+          bind,
+          (bind) => listenOn(bind, wrapped, command, tls, worker !== undefined),
+        ),
       );
     }
   } catch (error) {
@@ -42,7 +61,14 @@ export async function serveCommand(
     timeout: command.gracefulTimeout,
     stop,
     say: (line) => console.error(line),
+    also: worker?.orphaned,
   });
+  if (worker) {
+    worker.ready();
+    await stopped;
+    await flushLogs();
+    return 0;
+  }
   const where = command.binds.map((bind, i) =>
     address(bind, servers[i].addr, tls !== undefined)
   );
@@ -149,8 +175,11 @@ function listenOn(
   app: Application,
   command: Command,
   tls: Tls | undefined,
+  shared: boolean,
 ): Deno.HttpServer {
   const options = {
+    // `--unstable-net` in Deno 2.9 (the supervisor runs workers with it).
+    ...shared && { reusePort: true, multiprocess: command.workers > 1 },
     accessLog: command.accessLog,
     trace: command.trace,
     ...command.tuning,
@@ -185,7 +214,7 @@ function removeStaleSocket(path: string): void {
 }
 
 /** `http://localhost:8000/` (the host as asked, the port as bound), or `unix:PATH`. */
-function address(bind: Bind, addr: Deno.Addr, tls: boolean): string {
+export function address(bind: Bind, addr: Deno.Addr, tls: boolean): string {
   if ("path" in bind) return `unix:${bind.path}`;
   const host = bind.hostname.includes(":")
     ? `[${bind.hostname}]`

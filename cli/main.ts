@@ -1,6 +1,6 @@
 /**
  * `server.ts`'s command line, whole: parse it, then serve the application
- * it names in this process, or under workers.
+ * it names in this process, or under the supervisor's worker processes.
  *
  * @module
  */
@@ -9,7 +9,7 @@ import { application } from "./application.ts";
 import { parseCommand, usage, UsageError } from "./command.ts";
 import { serveCommand } from "./listen.ts";
 import { keepGoing } from "./survive.ts";
-import { runWorkers } from "./workers.ts";
+import { supervise } from "./supervisor.ts";
 
 /** Runs the command line; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
@@ -19,7 +19,11 @@ export async function main(args: string[]): Promise<number> {
       console.log(usage());
       return 0;
     }
-    if (command.workers > 1) return await runWorkers(command);
+    // One process unless asked: a learner's Ctrl+C, trace and errors stay
+    // those of one program.
+    if (command.workers > 1 || command.timeout !== undefined) {
+      return await supervise(command);
+    }
     const app = await application(command);
     keepGoing();
     return await serveCommand(command, app);

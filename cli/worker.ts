@@ -1,50 +1,43 @@
 /**
- * What each isolate of `server.ts --workers N` runs under `deno serve
- * --parallel`: the command, handed over in an environment variable, turned
- * into a default export with a fetch handler. `wsgi.multiprocess` is true
- * here.
+ * What each worker of the supervisor runs (`deno run … cli/worker.ts`,
+ * never by hand): the command, handed over in an environment variable,
+ * served through the same path as the single process (`serveCommand`:
+ * the listeners, the drain, the graceful stop, the access log) on ports
+ * shared with the other workers, with `wsgi.multiprocess` true. It opens
+ * the channel to the supervisor first, so the heartbeat runs while the
+ * application loads, and listens only once the application is loaded.
  *
  * @module
  */
 
-import { servedHandler } from "../gateway/serve.ts";
 import { application } from "./application.ts";
-import type { Command } from "./command.ts";
+import { UsageError } from "./command.ts";
+import { type Handover, joinSupervisor, WORKER_ENV } from "./channel.ts";
+import { serveCommand } from "./listen.ts";
 import { keepGoing } from "./survive.ts";
-import { Drain, stopGracefully } from "./drain.ts";
-import { PORT_ENV, READY, WORKER_ENV } from "./workers.ts";
 
-const command: Command = JSON.parse(Deno.env.get(WORKER_ENV) ?? "{}");
-// One TCP address, as runWorkers checked; its port as deno serve was given.
-const bind = command.binds[0] as { hostname: string };
-const drain = new Drain();
-const app = drain.wrap(await application(command));
-const encoder = new TextEncoder();
-keepGoing((text) => Deno.stderr.writeSync(encoder.encode(`${text}\n`)));
+async function work(): Promise<number> {
+  const handover: Handover = JSON.parse(Deno.env.get(WORKER_ENV) ?? "null");
+  const supervisor = await joinSupervisor(handover);
+  // Orphaned while loading: nothing to drain yet. Once serving, the
+  // graceful stop takes it.
+  let serving = false;
+  supervisor.gone.then(() => serving || Deno.exit(1));
+  try {
+    const app = await application(handover.command);
+    keepGoing();
+    serving = true;
+    return await serveCommand(handover.command, app, {
+      ready: supervisor.ready,
+      orphaned: supervisor.gone,
+    });
+  } catch (error) {
+    // As the single process says it: one line, exit 2. The supervisor
+    // stops there when this is its first worker.
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
+    return 2;
+  }
+}
 
-// deno serve itself stops accepting on the first signal; this adds the
-// grace period, the operator's line and the second Ctrl+C. Straight to
-// stderr: Deno prefixes a worker's console lines.
-stopGracefully(drain, {
-  timeout: command.gracefulTimeout,
-  stop: () => drain.idle(),
-  say: (line) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)),
-  sameWithin: 500,
-});
-Deno.stdout.writeSync(encoder.encode(`${READY}\n`));
-
-// No onListen here: with one, deno serve 2.9 dies of the first SIGTERM
-// instead of draining; the command says where it listens.
-export default {
-  fetch: servedHandler(
-    app,
-    {
-      multiprocess: true,
-      accessLog: command.accessLog,
-      trace: command.trace,
-      ...command.tuning,
-    },
-    bind.hostname,
-    Number(Deno.env.get(PORT_ENV)),
-  ),
-} satisfies Deno.ServeDefaultExport;
+if (import.meta.main) Deno.exit(await work());

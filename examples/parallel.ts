@@ -8,7 +8,8 @@
  * DENO_JOBS=2 deno serve --parallel …   # a set number of workers
  * ```
  *
- * `server.ts --workers N module.ts` does the same from the command line.
+ * `server.ts -w N module.ts` runs worker processes instead, under a
+ * supervisor that restarts them (docs/deploying.md).
  *
  * @module
  */

@@ -70,23 +70,6 @@ export function serve(
 }
 
 /**
- * The fetch handler each isolate of `deno serve --parallel` runs for
- * `server.ts -w N`: as under {@linkcode serve}, Deno frames the response,
- * and the address it listens on is known.
- */
-export function servedHandler(
-  app: Application,
-  options: GatewayOptions,
-  hostname: string,
-  port: number,
-): FetchHandler {
-  const shared = context(options, true);
-  listenedAt(shared, hostname, port, hostname);
-  const handle = gateway(app, shared);
-  return async (request, info) => await handle(request, info);
-}
-
-/**
  * Where the server listens; `address`, the one it resolved to, is left
  * out under TLS: there HTTP/2 carries the host in :authority and sends no
  * Host, and Deno does not say which version was spoken, so an authority

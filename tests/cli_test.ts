@@ -13,36 +13,14 @@
 
 import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
+import { lines, within } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url);
-/**
- * How long a child may take to start (compiling included, and Pyodide's
- * seconds for a .py app on a busy machine) or to answer.
- */
-const WAIT_MS = 60_000;
 const CLF_DATE =
   /\[\d\d\/(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]/;
 const STACK_FRAME = /^\s+at \S/m;
 /** `deno run` for the command line, with the permissions its usage names. */
 const SERVER = ["run", "--allow-net", "--allow-read", "server.ts"];
-
-/** Rejects with `what` if `promise` has not settled within WAIT_MS. */
-async function within<T>(what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`timed out waiting for ${what}`)),
-          WAIT_MS,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function deno(args: string[], env?: Record<string, string>): Deno.Command {
   return new Deno.Command("deno", {
@@ -119,22 +97,6 @@ class Cli implements AsyncDisposable {
     }
     await this.finish().catch(() => {});
   }
-}
-
-/** A byte stream as text lines, without their line ends. */
-async function* lines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<string> {
-  let buffered = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += text;
-    let end;
-    while ((end = buffered.indexOf("\n")) !== -1) {
-      yield buffered.slice(0, end);
-      buffered = buffered.slice(end + 1);
-    }
-  }
-  if (buffered) yield buffered;
 }
 
 /** Runs a command to its end, killing it if it outlives WAIT_MS. */
@@ -486,11 +448,12 @@ const MISTAKES: [string[], string][] = [
   ],
   [["--host", ""], "the host must not be empty"],
   [["-w", "0"], "-w wants a whole number ≥ 1, got 0"],
+  [["--timeout", "-1"], "--timeout wants seconds (a number ≥ 0), got -1"],
   [["--proxy-hops", "one"], "--proxy-hops wants a whole number ≥ 0, got one"],
   [["--certfile", "cert.pem"], "--certfile and --keyfile go together"],
   [
     ["-w", "2", "-b", "unix:/tmp/x.sock"],
-    "--workers runs under deno serve --parallel, which listens on one TCP address without TLS",
+    "-w and --timeout start worker processes, which can share a TCP port but not unix:/tmp/x.sock",
   ],
   [
     ["--static", "static=examples"],
@@ -900,9 +863,8 @@ for (const workers of [1, 2]) {
     });
     const { rest, stderr, code } = await cli.finish();
     assert.equal(code, 0);
-    // Under deno serve a worker's console lines carry its name first.
     assert.equal(rest.length, 2, rest.join("\n"));
-    assert.match(rest[0], /^(\[serve-worker-\d+ *\] )?closed$/);
+    assert.equal(rest[0], "closed");
     assert.equal(rest[1], "Stopped.");
     assert.match(
       stderr,

@@ -1,0 +1,329 @@
+/**
+ * The supervisor, gunicorn's arbiter on Deno: a process that serves
+ * nothing itself. It starts N worker processes (`deno run cli/worker.ts`)
+ * that listen on the same ports with `SO_REUSEPORT`, restarts any that
+ * exits (with a backoff, so a worker that dies at once does not spin),
+ * kills one whose heartbeat stops for `--timeout` seconds, and on SIGTERM
+ * or Ctrl+C passes the signal on and waits for them within the grace
+ * period. Each worker watches its channel to the supervisor (cli/channel.ts)
+ * and stops when it closes, so no worker outlives the supervisor however it
+ * dies.
+ *
+ * @module
+ */
+
+import { type Command, DEFAULTS, described, UsageError } from "./command.ts";
+import { type Handover, WORKER_ENV, WorkerChannels } from "./channel.ts";
+import { CLOSE_MS, STOP_SIGNALS } from "./drain.ts";
+import { address } from "./listen.ts";
+
+/** The first wait before a worker is started again; it doubles up to MAX. */
+const FIRST_DELAY_MS = 100;
+const MAX_DELAY_MS = 10_000;
+/** A worker that lived this long was well: its slot's wait starts over. */
+const WELL_MS = 10_000;
+/** How long past the grace period a worker may take before it is killed. */
+const STOP_MARGIN_MS = CLOSE_MS + 1000;
+
+/** One worker process, from its start to its exit. */
+interface Worker {
+  /** Its number, 1 to N, kept by the workers that replace it. */
+  slot: number;
+  child: Deno.ChildProcess;
+  started: number;
+  /** When it was last heard from; undefined until it has connected. */
+  heard?: number;
+  listening: PromiseWithResolvers<void>;
+  ready: boolean;
+  killed: boolean;
+}
+
+/**
+ * Runs `command` under the supervisor; resolves to the exit status. Every
+ * port is checked (and a port 0 chosen) here first, so that a port in use
+ * is said once, in one line, before any worker starts.
+ */
+export async function supervise(command: Command): Promise<number> {
+  const claimed = claimPorts(command);
+  // Elsewhere SO_REUSEPORT does not spread connections (the last process
+  // to listen would take them all): one worker, still supervised.
+  const count = Deno.build.os === "linux" ? command.workers : 1;
+  if (count < command.workers) {
+    console.error(
+      `[wsgi] -w ${command.workers}: worker processes share a port only on Linux; running 1`,
+    );
+  }
+  return await new Supervisor({ ...claimed, workers: count }).run();
+}
+
+function claimPorts(command: Command): Command {
+  const binds = command.binds.map((bind) => {
+    if ("path" in bind) {
+      throw new UsageError(
+        `-w and --timeout start worker processes, which can share a TCP port but not unix:${bind.path}: give -b HOST:PORT`,
+      );
+    }
+    try {
+      // Without SO_REUSEPORT, so that a server already there (even ours,
+      // with it) is found rather than joined.
+      const listener = Deno.listen({
+        hostname: bind.hostname,
+        port: bind.port,
+      });
+      listener.close();
+      return { ...bind, port: (listener.addr as Deno.NetAddr).port };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new UsageError(
+        `cannot listen on ${bind.hostname}:${bind.port}: ${reason}`,
+      );
+    }
+  });
+  return { ...command, binds };
+}
+
+class Supervisor {
+  readonly #command: Command;
+  readonly #count: number;
+  readonly #timeoutMs: number;
+  readonly #channels: WorkerChannels;
+  /** The workers alive, by pid. */
+  readonly #workers = new Map<number, Worker>();
+  /** Each slot's next wait before a restart. */
+  readonly #delays: number[];
+  readonly #restarts = new Set<ReturnType<typeof setTimeout>>();
+  #serving = false;
+  #stopping = false;
+  readonly #allGone = Promise.withResolvers<void>();
+
+  constructor(command: Command) {
+    this.#command = command;
+    this.#count = command.workers;
+    this.#timeoutMs = (command.timeout ?? DEFAULTS.timeout) * 1000;
+    this.#delays = Array(this.#count + 1).fill(FIRST_DELAY_MS);
+    try {
+      this.#channels = new WorkerChannels((pid, message) => {
+        const worker = this.#workers.get(pid);
+        if (worker === undefined) return;
+        worker.heard = performance.now();
+        if (message === "ready" && !worker.ready) {
+          worker.ready = true;
+          worker.listening.resolve();
+        }
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+      throw new UsageError(
+        "the supervisor talks to its workers on 127.0.0.1: run server.ts with --allow-net",
+      );
+    }
+  }
+
+  async run(): Promise<number> {
+    const listeners = STOP_SIGNALS.map((signal) =>
+      [signal, () => this.#signal(signal)] as const
+    );
+    for (const [signal, listener] of listeners) {
+      Deno.addSignalListener(signal, listener);
+    }
+    const watchdog = this.#watch();
+    try {
+      // The first worker alone: an application that fails to load says so
+      // once, not once per worker.
+      let failed = await this.#boot([this.#start(1)]);
+      if (failed === undefined && this.#count > 1) {
+        const rest = Array.from({ length: this.#count - 1 }, (_, i) => i + 2);
+        failed = await this.#boot(rest.map((slot) => this.#start(slot)));
+      }
+      if (failed !== undefined && !this.#stopping) {
+        // It said why on standard error; the others go too.
+        this.#stop();
+        this.#killAll();
+        await this.#allGone.promise;
+        return failed.code || 1;
+      }
+      if (!this.#stopping) {
+        this.#serving = true;
+        const tls = this.#command.certfile !== undefined;
+        const where = this.#command.binds.map((bind) =>
+          address(bind, { transport: "tcp", ...bind } as Deno.NetAddr, tls)
+        );
+        console.log(
+          `Serving ${described(this.#command)} on ${where.join(", ")} with ${
+            plural(this.#count, "worker")
+          } (Ctrl+C to stop)`,
+        );
+      }
+      await this.#allGone.promise;
+      console.log("Stopped.");
+      return 0;
+    } finally {
+      clearInterval(watchdog);
+      for (const [signal, listener] of listeners) {
+        Deno.removeSignalListener(signal, listener);
+      }
+      this.#channels.close();
+    }
+  }
+
+  /** Resolves once every one of `workers` listens, or to the status of the first to exit before. */
+  async #boot(workers: Worker[]): Promise<Deno.CommandStatus | undefined> {
+    return await Promise.race([
+      Promise.all(workers.map((worker) => worker.listening.promise))
+        .then(() => undefined),
+      ...workers.map((worker) => worker.child.status),
+    ]);
+  }
+
+  #start(slot: number): Worker {
+    const handover: Handover = {
+      command: this.#command,
+      port: this.#channels.port,
+      token: this.#channels.token,
+      // Several beats per timeout, so that one late timer is no death.
+      beatMs: Math.max(50, Math.min(1000, this.#timeoutMs / 4 || 1000)),
+    };
+    let child: Deno.ChildProcess;
+    try {
+      // By name, as `--allow-run=deno` grants it. Detached (a session of
+      // its own): a terminal's Ctrl+C reaches the supervisor alone, which
+      // passes it on once.
+      child = new Deno.Command("deno", {
+        args: [...workerFlags(), new URL("./worker.ts", import.meta.url).href],
+        env: { [WORKER_ENV]: JSON.stringify(handover) },
+        stdin: "null",
+        detached: true,
+      }).spawn();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+      throw new UsageError(
+        "-w and --timeout start worker processes: run server.ts with --allow-run=deno",
+      );
+    }
+    const worker: Worker = {
+      slot,
+      child,
+      started: performance.now(),
+      listening: Promise.withResolvers(),
+      ready: false,
+      killed: false,
+    };
+    this.#workers.set(child.pid, worker);
+    say(`worker ${slot} (pid ${child.pid}) started`);
+    child.status.then((status) => this.#exited(worker, status));
+    return worker;
+  }
+
+  #exited(worker: Worker, status: Deno.CommandStatus): void {
+    this.#workers.delete(worker.child.pid);
+    const how =
+      `worker ${worker.slot} (pid ${worker.child.pid}) exited with code ${status.code}${
+        status.signal ? ` (signal ${status.signal})` : ""
+      }`;
+    // While booting, a worker that never listened stops the start instead.
+    if (this.#stopping || !(this.#serving || worker.ready)) {
+      say(how);
+      if (this.#stopping && this.#workers.size === 0) this.#allGone.resolve();
+      return;
+    }
+    const lived = performance.now() - worker.started;
+    const delay = lived >= WELL_MS ? FIRST_DELAY_MS : this.#delays[worker.slot];
+    this.#delays[worker.slot] = Math.min(delay * 2, MAX_DELAY_MS);
+    say(`${how}; starting a new one in ${delay / 1000} s`);
+    const timer = setTimeout(() => {
+      this.#restarts.delete(timer);
+      this.#start(worker.slot);
+    }, delay);
+    this.#restarts.add(timer);
+  }
+
+  /** Kills, every second or so, each worker silent for the timeout. */
+  #watch(): ReturnType<typeof setInterval> | undefined {
+    if (this.#timeoutMs === 0) return;
+    return setInterval(() => {
+      const now = performance.now();
+      for (const worker of this.#workers.values()) {
+        if (worker.killed || worker.heard === undefined) continue;
+        if (now - worker.heard <= this.#timeoutMs) continue;
+        say(
+          `worker timeout (pid ${worker.child.pid}): no heartbeat for ${
+            this.#timeoutMs / 1000
+          } s; killing it`,
+        );
+        worker.killed = true;
+        kill(worker, "SIGKILL");
+      }
+    }, Math.min(1000, this.#timeoutMs / 4));
+  }
+
+  /**
+   * The first SIGTERM or Ctrl+C goes to every worker, each of which keeps
+   * the grace period for its own requests; past it (and a margin) a worker
+   * still there is killed. A second one ends everything at once.
+   */
+  #signal(signal: Deno.Signal): void {
+    if (this.#stopping) {
+      this.#killAll();
+      Deno.exit(130);
+    }
+    this.#stop();
+    for (const worker of this.#workers.values()) kill(worker, signal);
+    const bound = setTimeout(() => {
+      for (const worker of this.#workers.values()) {
+        say(
+          `worker ${worker.slot} (pid ${worker.child.pid}) still running past the grace period; killing it`,
+        );
+      }
+      this.#killAll();
+    }, this.#command.gracefulTimeout * 1000 + STOP_MARGIN_MS);
+    this.#allGone.promise.then(() => clearTimeout(bound));
+  }
+
+  /** From here no worker is started again; resolves allGone once none is left. */
+  #stop(): void {
+    this.#stopping = true;
+    for (const timer of this.#restarts) clearTimeout(timer);
+    this.#restarts.clear();
+    if (this.#workers.size === 0) this.#allGone.resolve();
+  }
+
+  #killAll(): void {
+    for (const worker of this.#workers.values()) kill(worker, "SIGKILL");
+  }
+}
+
+/**
+ * A worker's permissions: the network and reading (what server.ts needs),
+ * its one environment variable, and any other permission the supervisor
+ * holds whole (`-A` included), so that an application that needs more
+ * gets it as in one process. A permission granted in part
+ * (`--allow-write=DIR`) cannot be read back, and is not passed on.
+ */
+function workerFlags(): string[] {
+  // reusePort is unstable in Deno 2.9; no prompt: no terminal to ask on.
+  const flags = ["run", "--unstable-net", "--no-prompt"];
+  flags.push("--allow-net", "--allow-read");
+  const whole = (name: Deno.PermissionName) =>
+    Deno.permissions.querySync({ name }).state === "granted";
+  for (const name of ["write", "sys", "run", "ffi"] as const) {
+    if (whole(name)) flags.push(`--allow-${name}`);
+  }
+  flags.push(whole("env") ? "--allow-env" : `--allow-env=${WORKER_ENV}`);
+  return flags;
+}
+
+function kill(worker: Worker, signal: Deno.Signal): void {
+  try {
+    worker.child.kill(signal);
+  } catch {
+    // Already gone: its exit is on its way.
+  }
+}
+
+function say(line: string): void {
+  console.error(`[wsgi] ${line}`);
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
