@@ -50,6 +50,7 @@
 import { loadPyodide, type PyodideInterface } from "pyodide";
 import type { Application, Body, Chunk, Environ } from "./types.ts";
 import { GLUE, GLUE_FILE } from "./python/glue.ts";
+import { installSqlite } from "./python/sqlite.ts";
 
 /**
  * Options for {@linkcode loadPythonApp}.
@@ -217,6 +218,9 @@ let interpreter: Promise<Interpreter> | undefined;
 async function start(): Promise<Interpreter> {
   const started = performance.now();
   const pyodide = await loadPyodide();
+  // Integration point (python/sqlite.ts): `import sqlite3` over Deno's
+  // SQLite, and hashlib.pbkdf2_hmac, for every app of this interpreter.
+  await installSqlite(pyodide);
   pyodide.runPython(GLUE, { filename: GLUE_FILE });
   const names = ["load", "call", "iterate", "step", "close", "native_hint"];
   const glue = Object.fromEntries(

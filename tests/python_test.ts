@@ -414,6 +414,39 @@ for (const framework of ["flask", "bottle"] as const) {
   });
 }
 
+Deno.test({
+  name:
+    "python: examples/flask_sqlite, Flask's tutorial pattern on sqlite3 (Deno's SQLite): init_db, a posted row, the page listing rows",
+  ignore: ignore || !HAS.flask,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "denowsgi-flask-sqlite-" });
+    try {
+      for (const name of ["app.py", "schema.sql"]) {
+        await Deno.copyFile(`examples/flask_sqlite/${name}`, `${dir}/${name}`);
+      }
+      const app = await loadPythonApp(`${dir}/app.py`, {
+        callable: "app",
+        pythonPath: [DIST_PACKAGES],
+      });
+      // init_db ran as the app loaded: notes.db is in the app's folder.
+      assert.ok(Deno.statSync(`${dir}/notes.db`).isFile);
+      const client = new Client(app);
+      const added = await client.post("/", {
+        body: new URLSearchParams({ body: "<b>Ada</b>" }),
+      });
+      assert.equal(added.status, 302);
+      const page = await client.get("/");
+      assert.equal(page.status, 200);
+      assert.match(page.text, /<li>Hola mundo, from SQLite <small>#1, \d{4}-/);
+      assert.match(page.text, /<li>&lt;b&gt;Ada&lt;\/b&gt; <small>#2,/);
+      assert.match(page.text, /<p>2 notes<\/p>/);
+      assert.deepEqual([added, page].flatMap((r) => r.errors), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 // cli/application.ts writes python.ts's signature down itself, to keep
 // Pyodide out of server.ts's module graph: this holds the two together.
 const _sameShape: PythonModule | string = pythonTs;
