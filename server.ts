@@ -27,5 +27,6 @@ import { main } from "./cli/main.ts";
 
 export { serve, toFetchHandler } from "./gateway/serve.ts";
 export { demoApp, makeServer, type WSGIServer } from "./cli/simple_server.ts";
+export type { ServerConfig } from "./cli/config.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

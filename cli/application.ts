@@ -21,9 +21,14 @@ export async function application(command: Command): Promise<Application> {
     app = sharedData(app, command.statics);
   }
   const n = command.proxyHops;
-  return n === 0
-    ? app
-    : proxyFix(app, { for: n, proto: n, host: n, port: n, prefix: n });
+  return n === 0 ? app : proxyFix(app, {
+    for: n,
+    proto: n,
+    host: n,
+    port: n,
+    prefix: n,
+    allowFrom: command.forwardedAllowIps,
+  });
 }
 
 /** `path/app.ts:name` → the application it exports. */

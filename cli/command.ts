@@ -17,7 +17,15 @@ export const DEFAULTS = {
   proxyHops: 0,
   gracefulTimeout: 30,
   timeout: 30,
+  forwardedAllowIps: "127.0.0.1,::1",
+  logLevel: "info",
 } as const;
+
+/** gunicorn's log levels, in order (cli/logs.ts says what each keeps). */
+export const LEVELS = ["debug", "info", "warning", "error", "critical"];
+
+/** One of {@linkcode LEVELS}. */
+export type Level = "debug" | "info" | "warning" | "error" | "critical";
 
 /** Where `--help` lists a flag, in gunicorn's order of its settings. */
 const GROUPS = {
@@ -26,6 +34,7 @@ const GROUPS = {
   workers: "Workers",
   security: "Trust",
   logging: "Logging",
+  process: "The process",
   limits: "Limits (bytes; 0 turns one off)",
   timeouts: "Timeouts (seconds; 0 turns one off)",
 } as const;
@@ -120,11 +129,69 @@ const FLAGS: Flag[] = [
     ],
   },
   {
+    names: "--forwarded-allow-ips LIST",
+    group: "security",
+    help: [
+      "the proxies (addresses, comma-separated, or *) whose headers",
+      `--proxy-hops trusts (default ${DEFAULTS.forwardedAllowIps}; a unix`,
+      "socket's peer is always trusted)",
+    ],
+  },
+  {
     names: "--no-access-log",
     group: "logging",
     help: ["no access log (it is on by default)"],
   },
-  { names: "-h, --help", group: "app", help: ["this text"] },
+  {
+    names: "--access-logfile PATH",
+    group: "logging",
+    help: ["the access log's file, or - for standard output (the default)"],
+  },
+  {
+    names: "--error-logfile PATH",
+    group: "logging",
+    help: [
+      "the server's own lines and wsgi.errors: a file, or - for",
+      "standard error (the default); both files reopen on SIGUSR1",
+    ],
+  },
+  {
+    names: "--log-level LEVEL",
+    group: "logging",
+    help: [
+      `${LEVELS.join(", ")} (default ${DEFAULTS.logLevel}):`,
+      "the server's lines kept in the error log",
+    ],
+  },
+  {
+    names: "-c, --config FILE",
+    group: "process",
+    help: [
+      "settings from a file: a .ts/.js module's default export, or",
+      "JSON, with the flags' names (workers, accessLogfile, …);",
+      "the command line's flags win",
+    ],
+  },
+  {
+    names: "--chdir DIR",
+    group: "process",
+    help: ["change to DIR before loading the application"],
+  },
+  {
+    names: "--pid FILE",
+    group: "process",
+    help: ["write the process id to FILE, removed at exit"],
+  },
+  {
+    names: "--umask MASK",
+    group: "process",
+    help: [
+      "the process's umask, in octal (e.g. 007): it shapes every file",
+      "the app creates too; needs --allow-sys",
+    ],
+  },
+  { names: "--version", group: "process", help: ["the version, and Deno's"] },
+  { names: "-h, --help", group: "process", help: ["this text"] },
 ];
 
 /** The usage `--help` prints: the command line's flags and the gateway's. */
@@ -166,6 +233,22 @@ export function usage(): string {
   return lines.join("\n");
 }
 
+/**
+ * Every flag's long name and its short one, if any: the command line's and
+ * the gateway's, for a config file's settings.
+ */
+export function flagNames(): { long: string; short?: string }[] {
+  const names = [
+    ...FLAGS.map((flag) => flag.names),
+    ...SETTINGS.flatMap((setting) => "flag" in setting ? [setting.flag] : []),
+  ];
+  return names.flatMap((text) => {
+    const long = /--[\w-]+/.exec(text)?.[0];
+    const short = /^-\w\b/.exec(text)?.[0];
+    return long ? [{ long, short }] : [];
+  });
+}
+
 /** The limit and timeout flags, and the option each one sets. */
 const TUNING: Record<string, Tuning["key"]> = Object.fromEntries(
   SETTINGS.filter((setting): setting is Tuning => "default" in setting)
@@ -195,7 +278,17 @@ export interface Command {
   accessLog: boolean;
   trace: boolean;
   help: boolean;
+  version: boolean;
   module?: string;
+  /** Peers whose proxy headers are trusted (`*`: any). */
+  forwardedAllowIps: string[];
+  accessLogfile?: string;
+  errorLogfile?: string;
+  logLevel: Level;
+  config?: string;
+  chdir?: string;
+  pid?: string;
+  umask?: number;
   /** URL prefix → directory, from each --static. */
   statics: Record<string, string>;
   /** Folders put on sys.path for a Python application. */
@@ -204,13 +297,16 @@ export interface Command {
 }
 
 export function parseCommand(args: string[]): Command {
-  const { timeout: _, ...defaults } = DEFAULTS;
+  const { timeout: _, forwardedAllowIps, logLevel, ...defaults } = DEFAULTS;
   const command: Command = {
     ...defaults,
+    forwardedAllowIps: forwardedAllowIps.split(","),
+    logLevel,
     binds: [],
     accessLog: true,
     trace: false,
     help: false,
+    version: false,
     statics: {},
     pythonPath: [],
     tuning: {},
@@ -228,6 +324,50 @@ export function parseCommand(args: string[]): Command {
       case "-h":
       case "--help":
         command.help = true;
+        break;
+      case "--version":
+        command.version = true;
+        break;
+      case "-c":
+      case "--config":
+        command.config = value();
+        break;
+      case "--chdir":
+        command.chdir = value();
+        break;
+      case "--pid":
+        command.pid = value();
+        break;
+      case "--umask": {
+        const mask = value();
+        if (!/^(0o?)?[0-7]{1,4}$/.test(mask)) {
+          throw new UsageError(
+            `--umask wants an octal mask such as 007, got ${mask}`,
+          );
+        }
+        command.umask = parseInt(mask.replace(/^0o/, ""), 8);
+        break;
+      }
+      case "--access-logfile":
+        command.accessLogfile = value();
+        command.accessLog = true;
+        break;
+      case "--error-logfile":
+        command.errorLogfile = value();
+        break;
+      case "--log-level": {
+        const level = value().toLowerCase();
+        if (!LEVELS.includes(level)) {
+          throw new UsageError(
+            `--log-level wants one of ${LEVELS.join(", ")}, got ${level}`,
+          );
+        }
+        command.logLevel = level as Level;
+        break;
+      }
+      case "--forwarded-allow-ips":
+        command.forwardedAllowIps = value().split(",").map((ip) => ip.trim())
+          .filter(Boolean);
         break;
       case "-b":
       case "--bind":
@@ -305,20 +445,29 @@ export function parseCommand(args: string[]): Command {
   return command;
 }
 
-/** gunicorn's forms: `HOST:PORT`, `[::1]:PORT`, `:PORT` (every interface), `unix:PATH`. */
+/**
+ * gunicorn's forms: `HOST:PORT`, `[::1]:PORT`, `:PORT` (every interface),
+ * `HOST` or `[::1]` alone (port 8000), `unix:PATH`.
+ */
 function parseBind(bind: string): Bind {
   if (bind.startsWith("unix:")) {
     if (bind.length === 5) throw new UsageError("unix: needs a socket path");
     return { path: bind.slice(5) };
   }
+  // A bracketed IPv6 address, or a name with no colon: the host alone.
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(bind);
   const colon = bind.lastIndexOf(":");
-  if (colon === -1) {
-    throw new UsageError(`--bind wants HOST:PORT, got ${bind}`);
+  const [host, port] = bracketed
+    ? [bracketed[1], bracketed[2]]
+    : colon === -1 || bind.indexOf(":") !== colon
+    ? [bind, undefined]
+    : [bind.slice(0, colon), bind.slice(colon + 1)];
+  if (bracketed && host === "") {
+    throw new UsageError(`--bind wants [IPv6]:PORT, got ${bind}`);
   }
-  const host = bind.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
   return {
     hostname: host || "0.0.0.0",
-    port: parsePort(bind.slice(colon + 1)),
+    port: port === undefined ? DEFAULTS.port : parsePort(port),
   };
 }
 

@@ -153,8 +153,8 @@ export interface GracefulStop {
   timeout: number;
   /** Stops accepting; resolves once every server has finished. */
   stop(): Promise<void>;
-  /** Where the lines for the operator go. */
-  say(line: string): void;
+  /** Where the lines for the operator go; a warning says something was cut. */
+  say(line: string, warning?: boolean): void;
   /** Another reason to stop, as SIGTERM would: a worker's supervisor gone. */
   also?: Promise<unknown>;
 }
@@ -200,7 +200,10 @@ export function stopGracefully(drain: Drain, how: GracefulStop): Promise<void> {
           : "",
       ].filter(Boolean);
       if (parts.length > 0) {
-        how.say(`Graceful timeout (${how.timeout} s): ${parts.join("; ")}`);
+        how.say(
+          `Graceful timeout (${how.timeout} s): ${parts.join("; ")}`,
+          true,
+        );
       }
       setTimeout(() => stopped.resolve(), CLOSE_MS);
     }, how.timeout * 1000);

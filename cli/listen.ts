@@ -6,9 +6,10 @@
  * @module
  */
 
-import type { Application } from "../types.ts";
+import type { Application, LogWriter } from "../types.ts";
 import { type Bind, type Command, described, UsageError } from "./command.ts";
 import { Drain, stopGracefully } from "./drain.ts";
+import { errorLog, openLogs, say } from "./logs.ts";
 import { flushLogs, standardOutput } from "../gateway/log.ts";
 import { serve } from "../gateway/serve.ts";
 
@@ -35,6 +36,7 @@ export async function serveCommand(
 ): Promise<number> {
   const drain = new Drain();
   const tls = await readTls(command);
+  const accessFile = openLogs(command);
   const servers: Listener[] = [];
   try {
     for (const bind of command.binds) {
@@ -42,7 +44,12 @@ export async function serveCommand(
       servers.push(
         new Listener(
           bind,
-          (bind) => listenOn(bind, wrapped, command, tls, worker !== undefined),
+          (bind) =>
+            listenOn(bind, wrapped, command, {
+              tls,
+              shared: worker !== undefined,
+              accessFile,
+            }),
         ),
       );
     }
@@ -60,7 +67,7 @@ export async function serveCommand(
   const stopped = stopGracefully(drain, {
     timeout: command.gracefulTimeout,
     stop,
-    say: (line) => console.error(line),
+    say: (line, warning) => say(line, warning ? "warning" : "info"),
     also: worker?.orphaned,
   });
   if (worker) {
@@ -125,10 +132,11 @@ class Listener {
     const now = performance.now();
     if (now - this.#said >= RETRY_MS) {
       this.#said = now;
-      console.error(
+      say(
         `[wsgi] the listener on ${this.#where} failed (${
           reason(error)
         }); listening again in ${RETRY_MS / 1000} s`,
+        "error",
       );
     }
     this.#retry = setTimeout(() => {
@@ -170,17 +178,26 @@ async function readTls(command: Command): Promise<Tls | undefined> {
   };
 }
 
+/** How each listener of a command serves, besides its address. */
+interface Serving {
+  tls?: Tls;
+  /** A worker of the supervisor, on ports shared with the others. */
+  shared: boolean;
+  /** The access log's file, when not standard output. */
+  accessFile?: LogWriter;
+}
+
 function listenOn(
   bind: Bind,
   app: Application,
   command: Command,
-  tls: Tls | undefined,
-  shared: boolean,
+  { tls, shared, accessFile }: Serving,
 ): Deno.HttpServer {
   const options = {
     // `--unstable-net` in Deno 2.9 (the supervisor runs workers with it).
     ...shared && { reusePort: true, multiprocess: command.workers > 1 },
-    accessLog: command.accessLog,
+    accessLog: command.accessLog && (accessFile ?? true),
+    errors: errorLog,
     trace: command.trace,
     ...command.tuning,
     onListen() {},

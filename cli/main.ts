@@ -5,8 +5,10 @@
  * @module
  */
 
+import config from "../deno.json" with { type: "json" };
 import { application } from "./application.ts";
-import { parseCommand, usage, UsageError } from "./command.ts";
+import { type Command, parseCommand, usage, UsageError } from "./command.ts";
+import { configArgs } from "./config.ts";
 import { serveCommand } from "./listen.ts";
 import { keepGoing } from "./survive.ts";
 import { supervise } from "./supervisor.ts";
@@ -14,11 +16,16 @@ import { supervise } from "./supervisor.ts";
 /** Runs the command line; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
   try {
-    const command = parseCommand(args);
+    const command = parseCommand(await withConfig(args));
     if (command.help) {
       console.log(usage());
       return 0;
     }
+    if (command.version) {
+      console.log(`denowsgi ${config.version} (Deno ${Deno.version.deno})`);
+      return 0;
+    }
+    setUp(command);
     // One process unless asked: a learner's Ctrl+C, trace and errors stay
     // those of one program.
     if (command.workers > 1 || command.timeout !== undefined) {
@@ -31,5 +38,48 @@ export async function main(args: string[]): Promise<number> {
     if (!(error instanceof UsageError)) throw error;
     console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
     return 2;
+  }
+}
+
+/** The flags of `-c FILE`, if one is named, then the command line's. */
+async function withConfig(args: string[]): Promise<string[]> {
+  const at = args.findIndex((arg) =>
+    arg === "-c" || arg === "--config" || arg.startsWith("--config=")
+  );
+  if (at === -1) return args;
+  const path = args[at].startsWith("--config=")
+    ? args[at].slice("--config=".length)
+    : args[at + 1];
+  if (path === undefined) return args;
+  return [...await configArgs(path, args), ...args];
+}
+
+/** What the process does before its app loads: --chdir, --umask, --pid. */
+function setUp(command: Command): void {
+  const failing = (flag: string, act: () => void) => {
+    try {
+      act();
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new UsageError(`${flag}: ${why}`);
+    }
+  };
+  if (command.chdir !== undefined) {
+    failing("--chdir", () => Deno.chdir(command.chdir!));
+  }
+  if (command.umask !== undefined) {
+    failing("--umask", () => Deno.umask(command.umask));
+  }
+  const pid = command.pid;
+  if (pid !== undefined) {
+    failing("--pid", () => Deno.writeTextFileSync(pid, `${Deno.pid}\n`));
+    // Also when a second Ctrl+C exits at once.
+    addEventListener("unload", () => {
+      try {
+        Deno.removeSync(pid);
+      } catch {
+        // Gone already.
+      }
+    });
   }
 }

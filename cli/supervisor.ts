@@ -12,10 +12,17 @@
  * @module
  */
 
-import { type Command, DEFAULTS, described, UsageError } from "./command.ts";
+import {
+  type Command,
+  DEFAULTS,
+  described,
+  type Level,
+  UsageError,
+} from "./command.ts";
 import { type Handover, WORKER_ENV, WorkerChannels } from "./channel.ts";
 import { CLOSE_MS, STOP_SIGNALS } from "./drain.ts";
 import { address } from "./listen.ts";
+import { openLogs, say as log } from "./logs.ts";
 
 /** The first wait before a worker is started again; it doubles up to MAX. */
 const FIRST_DELAY_MS = 100;
@@ -44,13 +51,16 @@ interface Worker {
  * is said once, in one line, before any worker starts.
  */
 export async function supervise(command: Command): Promise<number> {
+  // The supervisor's own lines go where the workers' do.
+  openLogs(command);
   const claimed = claimPorts(command);
   // Elsewhere SO_REUSEPORT does not spread connections (the last process
   // to listen would take them all): one worker, still supervised.
   const count = Deno.build.os === "linux" ? command.workers : 1;
   if (count < command.workers) {
-    console.error(
-      `[wsgi] -w ${command.workers}: worker processes share a port only on Linux; running 1`,
+    say(
+      `-w ${command.workers}: worker processes share a port only on Linux; running 1`,
+      "warning",
     );
   }
   return await new Supervisor({ ...claimed, workers: count }).run();
@@ -209,7 +219,7 @@ class Supervisor {
       killed: false,
     };
     this.#workers.set(child.pid, worker);
-    say(`worker ${slot} (pid ${child.pid}) started`);
+    say(`worker ${slot} (pid ${child.pid}) started`, "info");
     child.status.then((status) => this.#exited(worker, status));
     return worker;
   }
@@ -222,14 +232,14 @@ class Supervisor {
       }`;
     // While booting, a worker that never listened stops the start instead.
     if (this.#stopping || !(this.#serving || worker.ready)) {
-      say(how);
+      say(how, this.#stopping ? "info" : "error");
       if (this.#stopping && this.#workers.size === 0) this.#allGone.resolve();
       return;
     }
     const lived = performance.now() - worker.started;
     const delay = lived >= WELL_MS ? FIRST_DELAY_MS : this.#delays[worker.slot];
     this.#delays[worker.slot] = Math.min(delay * 2, MAX_DELAY_MS);
-    say(`${how}; starting a new one in ${delay / 1000} s`);
+    say(`${how}; starting a new one in ${delay / 1000} s`, "error");
     const timer = setTimeout(() => {
       this.#restarts.delete(timer);
       this.#start(worker.slot);
@@ -249,6 +259,7 @@ class Supervisor {
           `worker timeout (pid ${worker.child.pid}): no heartbeat for ${
             this.#timeoutMs / 1000
           } s; killing it`,
+          "critical",
         );
         worker.killed = true;
         kill(worker, "SIGKILL");
@@ -272,6 +283,7 @@ class Supervisor {
       for (const worker of this.#workers.values()) {
         say(
           `worker ${worker.slot} (pid ${worker.child.pid}) still running past the grace period; killing it`,
+          "warning",
         );
       }
       this.#killAll();
@@ -320,8 +332,8 @@ function kill(worker: Worker, signal: Deno.Signal): void {
   }
 }
 
-function say(line: string): void {
-  console.error(`[wsgi] ${line}`);
+function say(line: string, level: Level): void {
+  log(`[wsgi] ${line}`, level);
 }
 
 function plural(n: number, noun: string): string {

@@ -9,6 +9,7 @@
  */
 
 import { explain } from "../gateway/exchange.ts";
+import { say } from "./logs.ts";
 
 /**
  * From now on a stray error is written to `write` (standard error) and the
@@ -16,7 +17,7 @@ import { explain } from "../gateway/exchange.ts";
  * which ends the process.
  */
 export function keepGoing(
-  write: (text: string) => void = (text) => console.error(text),
+  write: (text: string) => void = (text) => say(text, "error"),
 ): void {
   addEventListener("unhandledrejection", (event) => {
     event.preventDefault();

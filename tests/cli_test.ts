@@ -431,7 +431,7 @@ const MISTAKES: [string[], string][] = [
   ],
   [
     ["tests/fixtures/apps.ts:nope"],
-    "tests/fixtures/apps.ts has no export named nope that is a function (it exports: default, named)",
+    "tests/fixtures/apps.ts has no export named nope that is a function (it exports: default, failing, named)",
   ],
   [
     ["examples/holamundo.ts"],
@@ -440,7 +440,20 @@ const MISTAKES: [string[], string][] = [
   [["--bogus"], "unknown option --bogus"],
   [["--port", "99999"], "the port must be a number from 0 to 65535, got 99999"],
   [["--port=eighty"], "the port must be a number from 0 to 65535, got eighty"],
-  [["-b", "127.0.0.1"], "--bind wants HOST:PORT, got 127.0.0.1"],
+  [["-b", "[]:80"], "--bind wants [IPv6]:PORT, got []:80"],
+  [
+    ["--log-level", "loud"],
+    "--log-level wants one of debug, info, warning, error, critical, got loud",
+  ],
+  [["--umask", "9"], "--umask wants an octal mask such as 007, got 9"],
+  [
+    ["-c", "tests/fixtures/missing.json"],
+    "-c tests/fixtures/missing.json: cannot read it (NotFound)",
+  ],
+  [
+    ["-c", "tests/fixtures/bad_config.json"],
+    "-c tests/fixtures/bad_config.json: unknown setting wrokers",
+  ],
   [["--port"], "--port needs a value"],
   [
     ["tests/fixtures/apps.ts", "examples/holamundo.ts"],
@@ -813,6 +826,11 @@ Deno.test("cli: -b :PORT is every interface, as gunicorn reads it; -b repeats", 
   );
   assert.deepEqual(parseCommand([]).binds, [
     { hostname: "localhost", port: 8000 },
+  ]);
+  // A host alone is port 8000, as gunicorn reads it; IPv6 in brackets.
+  assert.deepEqual(parseCommand(["-b", "127.0.0.1", "-b", "[::1]"]).binds, [
+    { hostname: "127.0.0.1", port: 8000 },
+    { hostname: "::1", port: 8000 },
   ]);
 });
 

@@ -9,76 +9,16 @@
  */
 
 import assert from "node:assert/strict";
+import { ServerProcess } from "./_process.ts";
 
-const ROOT = new URL("..", import.meta.url);
 const FIXTURE = "tests/fixtures/hostile.ts";
 
-/** A `server.ts` child on a free port, its stderr gathered. */
-class Server implements AsyncDisposable {
-  readonly child: Deno.ChildProcess;
-  readonly stderr: Promise<string>;
-  readonly url: Promise<string>;
-
-  constructor(flags: string[], shell?: string) {
-    const args = [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "server.ts",
-      "-b",
-      "127.0.0.1:0",
-      "--no-access-log",
-      ...flags,
-      FIXTURE,
-    ];
-    // A shell only to lower a limit before Deno starts (`ulimit -n`).
-    const child = this.child = new Deno.Command(shell ? "bash" : "deno", {
-      args: shell ? ["-c", `${shell}; exec deno "$@"`, "bash", ...args] : args,
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = this.stderr = new Response(child.stderr).text();
-    this.url = (async () => {
-      let seen = "";
-      for await (
-        const text of child.stdout.pipeThrough(new TextDecoderStream())
-      ) {
-        seen += text;
-        const match = /on (http:\/\/\S+\/)/.exec(seen);
-        if (match) return match[1];
-      }
-      throw new Error(`server.ts did not start:\n${await stderr}`);
-    })();
-  }
-
-  /** SIGTERM, then the exit status and everything on stderr. */
-  async stop(): Promise<{ code: number; stderr: string }> {
-    this.child.kill("SIGTERM");
-    const { code } = await this.child.status;
-    return { code, stderr: await this.stderr };
-  }
-
-  /** The child's peak resident memory, in MiB (Linux). */
-  async peakMiB(): Promise<number> {
-    // Deno asks for every permission to read /proc: a shell reads it.
-    const { stdout } = await new Deno.Command("bash", {
-      args: ["-c", `cat /proc/${this.child.pid}/status`],
-    }).output();
-    const status = new TextDecoder().decode(stdout);
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.child.kill("SIGKILL");
-    } catch {
-      // Already gone.
-    }
-    await this.child.status;
-    await this.stderr;
-  }
+/** `server.ts` serving the hostile fixture on a free port. */
+function hostile(flags: string[], shell?: string): ServerProcess {
+  return new ServerProcess(
+    ["-b", "127.0.0.1:0", "--no-access-log", ...flags, FIXTURE],
+    { shell },
+  );
 }
 
 async function text(url: string): Promise<[number, string]> {
@@ -87,7 +27,7 @@ async function text(url: string): Promise<[number, string]> {
 }
 
 Deno.test("server.ts survives a stray rejection and a throw in a timer, each logged once", async () => {
-  await using server = new Server([]);
+  await using server = hostile([]);
   const url = await server.url;
   assert.deepEqual(await text(`${url}reject`), [200, "/reject ok\n"]);
   assert.deepEqual(await text(`${url}throw-later`), [200, "/throw-later ok\n"]);
@@ -106,7 +46,7 @@ Deno.test("server.ts survives a stray rejection and a throw in a timer, each log
 });
 
 Deno.test("server.ts out of file descriptors (ulimit -n 64) says so, listens again, and serves", async () => {
-  await using server = new Server([], "ulimit -n 64");
+  await using server = hostile([], "ulimit -n 64");
   const url = await server.url;
   const { hostname, port } = new URL(url);
   const idle: Deno.Conn[] = [];
@@ -138,7 +78,7 @@ Deno.test("server.ts out of file descriptors (ulimit -n 64) says so, listens aga
 });
 
 Deno.test("server.ts sends a million one-byte chunks in bounded memory", async () => {
-  await using server = new Server([]);
+  await using server = hostile([]);
   const url = await server.url;
   const response = await fetch(`${url}chunks?n=1000000`);
   let received = 0;
@@ -151,7 +91,7 @@ Deno.test("server.ts sends a million one-byte chunks in bounded memory", async (
 });
 
 Deno.test("server.ts keeps its grace period: an answer that never comes does not hold SIGTERM", async () => {
-  await using server = new Server([
+  await using server = hostile([
     "--app-timeout",
     "0.5",
     "--graceful-timeout",
