@@ -366,6 +366,11 @@ export const MICRO_CASES: Record<string, MicroCase> = {
     twins: lesson(),
     request: () => new Request(PAGE_URL),
   },
+  helloAsync: {
+    group: "the lesson's page from an async app",
+    twins: lessonAsync(),
+    request: () => new Request(PAGE_URL),
+  },
   headers20: {
     group: "the lesson's page, a request with 20 headers",
     twins: lesson(),
