@@ -17,6 +17,8 @@ export const DEFAULTS = {
   proxyHops: 0,
   gracefulTimeout: 30,
   timeout: 30,
+  maxRequests: 0,
+  maxRequestsJitter: 0,
 } as const;
 
 /** Where `--help` lists a flag, in gunicorn's order of its settings. */
@@ -24,6 +26,7 @@ const GROUPS = {
   app: "The application",
   socket: "Where to listen",
   workers: "Workers",
+  debugging: "Debugging",
   security: "Trust",
   logging: "Logging",
   limits: "Limits (bytes; 0 turns one off)",
@@ -104,6 +107,22 @@ const FLAGS: Flag[] = [
     ],
   },
   {
+    names: "--max-requests N",
+    group: "workers",
+    help: [
+      "replace a worker gracefully after it has served N requests",
+      `(default ${DEFAULTS.maxRequests}: never); runs the supervisor even for one worker`,
+    ],
+  },
+  {
+    names: "--max-requests-jitter J",
+    group: "workers",
+    help: [
+      "add 0 to J to each worker's N at random, so workers are",
+      `not all replaced at once (default ${DEFAULTS.maxRequestsJitter})`,
+    ],
+  },
+  {
     names: "--graceful-timeout S",
     group: "workers",
     help: [
@@ -123,6 +142,20 @@ const FLAGS: Flag[] = [
     names: "--no-access-log",
     group: "logging",
     help: ["no access log (it is on by default)"],
+  },
+  {
+    names: "--reload",
+    group: "debugging",
+    help: [
+      "for development, not for production: on a change to the",
+      "app's .ts/.js/.py files (its folder, recursively) start",
+      "new workers with the new code; runs the supervisor",
+    ],
+  },
+  {
+    names: "--reload-extra-file FILE",
+    group: "debugging",
+    help: ["with --reload, watch FILE too (repeatable)"],
   },
   { names: "-h, --help", group: "app", help: ["this text"] },
 ];
@@ -152,8 +185,9 @@ export function usage(): string {
     "Usage:",
     "  deno run --allow-net --allow-read server.ts [options] [module[:name]]",
     "",
-    "With -w N (N ≥ 2) or --timeout, a supervisor starts the worker",
-    "processes and needs --allow-run=deno too; without, one process serves.",
+    "With -w N (N ≥ 2), --timeout, --max-requests or --reload, a supervisor",
+    "starts the worker processes and needs --allow-run=deno too; without,",
+    "one process serves.",
   ];
   for (const [group, title] of Object.entries(GROUPS)) {
     lines.push("", `${title}:`);
@@ -190,6 +224,14 @@ export interface Command {
    * which alone (with one worker) asks for the supervisor.
    */
   timeout?: number;
+  /** Requests a worker serves before it is replaced; 0: never. */
+  maxRequests: number;
+  /** At most this many more, drawn for each worker. */
+  maxRequestsJitter: number;
+  /** Whether a change to the app's files replaces the workers. */
+  reload: boolean;
+  /** Files watched beside the app's folder, from each --reload-extra-file. */
+  reloadExtraFiles: string[];
   certfile?: string;
   keyfile?: string;
   accessLog: boolean;
@@ -213,6 +255,8 @@ export function parseCommand(args: string[]): Command {
     help: false,
     statics: {},
     pythonPath: [],
+    reload: false,
+    reloadExtraFiles: [],
     tuning: {},
   };
   for (let i = 0; i < args.length; i++) {
@@ -269,6 +313,18 @@ export function parseCommand(args: string[]): Command {
       case "--timeout":
         command.timeout = parseSeconds(flag, value());
         break;
+      case "--max-requests":
+        command.maxRequests = parseCount(flag, value(), 0);
+        break;
+      case "--max-requests-jitter":
+        command.maxRequestsJitter = parseCount(flag, value(), 0);
+        break;
+      case "--reload":
+        command.reload = true;
+        break;
+      case "--reload-extra-file":
+        command.reloadExtraFiles.push(parseFile(flag, value()));
+        break;
       case "--certfile":
         command.certfile = value();
         break;
@@ -298,6 +354,9 @@ export function parseCommand(args: string[]): Command {
   if (command.host === "") throw new UsageError("the host must not be empty");
   if (command.binds.length === 0) {
     command.binds.push({ hostname: command.host, port: command.port });
+  }
+  if (command.reloadExtraFiles.length > 0 && !command.reload) {
+    throw new UsageError("--reload-extra-file needs --reload");
   }
   if ((command.certfile === undefined) !== (command.keyfile === undefined)) {
     throw new UsageError("--certfile and --keyfile go together");
@@ -347,6 +406,16 @@ function parsePort(text: string): number {
     );
   }
   return port;
+}
+
+/** A file that exists, to be watched. */
+function parseFile(flag: string, path: string): string {
+  try {
+    if (Deno.statSync(path).isFile) return path;
+  } catch {
+    // Said below, as for a folder.
+  }
+  throw new UsageError(`${flag} ${path}: no such file`);
 }
 
 /** `/static=public` → its URL prefix and an existing directory. */

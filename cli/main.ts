@@ -21,7 +21,10 @@ export async function main(args: string[]): Promise<number> {
     }
     // One process unless asked: a learner's Ctrl+C, trace and errors stay
     // those of one program.
-    if (command.workers > 1 || command.timeout !== undefined) {
+    if (
+      command.workers > 1 || command.timeout !== undefined ||
+      command.maxRequests > 0 || command.reload
+    ) {
       return await supervise(command);
     }
     const app = await application(command);
