@@ -2,7 +2,9 @@
  * The channel between the supervisor and each of its workers: a loopback
  * TCP connection the worker opens as it starts. The worker sends lines on
  * it (who it is, then `ready` once it listens, then `beat` from its event
- * loop every so often); the supervisor never writes, and each side learns
+ * loop every so often, `recycle` once it has served its --max-requests, or
+ * `failed` and why, when it was started on trial and its application did
+ * not load); the supervisor never writes, and each side learns
  * that the other is gone when the connection closes, however it died (the
  * kernel closes a killed process's sockets).
  *
@@ -30,17 +32,30 @@ export interface Handover {
   token: string;
   /** How often the worker sends a heartbeat, in ms. */
   beatMs: number;
+  /** Requests this worker serves before asking to be replaced; 0: never. */
+  maxRequests: number;
+  /**
+   * Started to replace a worker still serving (--reload): a failure to
+   * load is sent to the supervisor, which says it in one line and keeps
+   * the old worker.
+   */
+  trial: boolean;
 }
 
-/** What a worker says after its first line. */
-export type Message = "ready" | "beat";
+/** What a worker says after its first line (`failed` with a reason). */
+export type Message = "ready" | "beat" | "recycle" | "failed";
 
 const encoder = new TextEncoder();
+const MESSAGES = new Set(["ready", "beat", "recycle"]);
 
 /** A worker's end of the channel. */
 export interface ToSupervisor {
   /** Tells the supervisor the worker listens. */
   ready(): void;
+  /** Asks the supervisor for a replacement: --max-requests are served. */
+  recycle(): void;
+  /** Tells the supervisor why the application did not load (one line). */
+  failed(reason: string): Promise<void>;
   /** Resolves once the supervisor is gone. */
   gone: Promise<void>;
 }
@@ -73,8 +88,20 @@ export async function joinSupervisor(
     }
     clearInterval(beat);
   })();
-  return { ready: () => send("ready"), gone };
+  return {
+    ready: () => send("ready"),
+    recycle: () => send("recycle"),
+    failed: (reason) => send(`failed ${reason.replaceAll("\n", " ")}`),
+    gone,
+  };
 }
+
+/** How the supervisor hears a worker: its pid, the message, a failure's reason. */
+export type Heard = (
+  pid: number,
+  message: Message | "hello",
+  reason?: string,
+) => void;
 
 /**
  * The supervisor's end: listens on loopback and calls `heard` with the
@@ -86,9 +113,7 @@ export class WorkerChannels {
   readonly #listener: Deno.Listener;
   readonly #conns = new Set<Deno.Conn>();
 
-  constructor(
-    heard: (pid: number, message: Message | "hello") => void,
-  ) {
+  constructor(heard: Heard) {
     const listener = this.#listener = Deno.listen({
       hostname: "127.0.0.1",
       port: 0,
@@ -106,10 +131,7 @@ export class WorkerChannels {
     return (this.#listener.addr as Deno.NetAddr).port;
   }
 
-  async #read(
-    conn: Deno.Conn,
-    heard: (pid: number, message: Message | "hello") => void,
-  ): Promise<void> {
+  async #read(conn: Deno.Conn, heard: Heard): Promise<void> {
     this.#conns.add(conn);
     let pid: number | undefined;
     let buffered = "";
@@ -128,12 +150,15 @@ export class WorkerChannels {
             if (token !== this.token) return;
             pid = Number(number);
             heard(pid, "hello");
-          } else if (line === "ready" || line === "beat") {
-            heard(pid, line);
+          } else if (MESSAGES.has(line)) {
+            heard(pid, line as Message);
+          } else if (line.startsWith("failed ")) {
+            heard(pid, "failed", line.slice(7));
           }
         }
-        // A first line that never ends is no worker's either.
-        if (buffered.length > 200) return;
+        // A first line that never ends is no worker's either (a failure's
+        // reason is one line, if a long one).
+        if (buffered.length > (pid === undefined ? 200 : 65536)) return;
       }
     } catch {
       // Reset by a killed worker: as an end.

@@ -19,6 +19,8 @@ export const DEFAULTS = {
   timeout: 30,
   forwardedAllowIps: "127.0.0.1,::1",
   logLevel: "info",
+  maxRequests: 0,
+  maxRequestsJitter: 0,
 } as const;
 
 /** gunicorn's log levels, in order (cli/logs.ts says what each keeps). */
@@ -32,6 +34,7 @@ const GROUPS = {
   app: "The application",
   socket: "Where to listen",
   workers: "Workers",
+  debugging: "Debugging",
   security: "Trust",
   logging: "Logging",
   process: "The process",
@@ -113,6 +116,22 @@ const FLAGS: Flag[] = [
     ],
   },
   {
+    names: "--max-requests N",
+    group: "workers",
+    help: [
+      "replace a worker gracefully after it has served N requests",
+      `(default ${DEFAULTS.maxRequests}: never); runs the supervisor even for one worker`,
+    ],
+  },
+  {
+    names: "--max-requests-jitter J",
+    group: "workers",
+    help: [
+      "add 0 to J to each worker's N at random, so workers are",
+      `not all replaced at once (default ${DEFAULTS.maxRequestsJitter})`,
+    ],
+  },
+  {
     names: "--graceful-timeout S",
     group: "workers",
     help: [
@@ -141,6 +160,20 @@ const FLAGS: Flag[] = [
     names: "--no-access-log",
     group: "logging",
     help: ["no access log (it is on by default)"],
+  },
+  {
+    names: "--reload",
+    group: "debugging",
+    help: [
+      "for development, not for production: on a change to the",
+      "app's .ts/.js/.py files (its folder, recursively) start",
+      "new workers with the new code; runs the supervisor",
+    ],
+  },
+  {
+    names: "--reload-extra-file FILE",
+    group: "debugging",
+    help: ["with --reload, watch FILE too (repeatable)"],
   },
   {
     names: "--access-logfile PATH",
@@ -219,8 +252,9 @@ export function usage(): string {
     "Usage:",
     "  deno run --allow-net --allow-read server.ts [options] [module[:name]]",
     "",
-    "With -w N (N ≥ 2) or --timeout, a supervisor starts the worker",
-    "processes and needs --allow-run=deno too; without, one process serves.",
+    "With -w N (N ≥ 2), --timeout, --max-requests or --reload, a supervisor",
+    "starts the worker processes and needs --allow-run=deno too; without,",
+    "one process serves.",
   ];
   for (const [group, title] of Object.entries(GROUPS)) {
     lines.push("", `${title}:`);
@@ -273,6 +307,14 @@ export interface Command {
    * which alone (with one worker) asks for the supervisor.
    */
   timeout?: number;
+  /** Requests a worker serves before it is replaced; 0: never. */
+  maxRequests: number;
+  /** At most this many more, drawn for each worker. */
+  maxRequestsJitter: number;
+  /** Whether a change to the app's files replaces the workers. */
+  reload: boolean;
+  /** Files watched beside the app's folder, from each --reload-extra-file. */
+  reloadExtraFiles: string[];
   certfile?: string;
   keyfile?: string;
   accessLog: boolean;
@@ -309,6 +351,8 @@ export function parseCommand(args: string[]): Command {
     version: false,
     statics: {},
     pythonPath: [],
+    reload: false,
+    reloadExtraFiles: [],
     tuning: {},
   };
   for (let i = 0; i < args.length; i++) {
@@ -409,6 +453,18 @@ export function parseCommand(args: string[]): Command {
       case "--timeout":
         command.timeout = parseSeconds(flag, value());
         break;
+      case "--max-requests":
+        command.maxRequests = parseCount(flag, value(), 0);
+        break;
+      case "--max-requests-jitter":
+        command.maxRequestsJitter = parseCount(flag, value(), 0);
+        break;
+      case "--reload":
+        command.reload = true;
+        break;
+      case "--reload-extra-file":
+        command.reloadExtraFiles.push(parseFile(flag, value()));
+        break;
       case "--certfile":
         command.certfile = value();
         break;
@@ -438,6 +494,9 @@ export function parseCommand(args: string[]): Command {
   if (command.host === "") throw new UsageError("the host must not be empty");
   if (command.binds.length === 0) {
     command.binds.push({ hostname: command.host, port: command.port });
+  }
+  if (command.reloadExtraFiles.length > 0 && !command.reload) {
+    throw new UsageError("--reload-extra-file needs --reload");
   }
   if ((command.certfile === undefined) !== (command.keyfile === undefined)) {
     throw new UsageError("--certfile and --keyfile go together");
@@ -496,6 +555,16 @@ function parsePort(text: string): number {
     );
   }
   return port;
+}
+
+/** A file that exists, to be watched. */
+function parseFile(flag: string, path: string): string {
+  try {
+    if (Deno.statSync(path).isFile) return path;
+  } catch {
+    // Said below, as for a folder.
+  }
+  throw new UsageError(`${flag} ${path}: no such file`);
 }
 
 /** `/static=public` → its URL prefix and an existing directory. */

@@ -28,7 +28,10 @@ export async function main(args: string[]): Promise<number> {
     setUp(command);
     // One process unless asked: a learner's Ctrl+C, trace and errors stay
     // those of one program.
-    if (command.workers > 1 || command.timeout !== undefined) {
+    if (
+      command.workers > 1 || command.timeout !== undefined ||
+      command.maxRequests > 0 || command.reload
+    ) {
       return await supervise(command);
     }
     const app = await application(command);

@@ -9,6 +9,12 @@
  * and stops when it closes, so no worker outlives the supervisor however it
  * dies.
  *
+ * A planned replacement (a worker past its --max-requests, every worker
+ * on a --reload change) starts the new worker first and stops the old one
+ * gracefully only once the new one listens: with one worker the port is
+ * never without a listener, and the old one keeps serving meanwhile (or
+ * for good, when the new one fails to load).
+ *
  * @module
  */
 
@@ -23,6 +29,7 @@ import { type Handover, WORKER_ENV, WorkerChannels } from "./channel.ts";
 import { CLOSE_MS, STOP_SIGNALS } from "./drain.ts";
 import { address } from "./listen.ts";
 import { openLogs, say as log } from "./logs.ts";
+import { type Watch, watchApp } from "./reload.ts";
 
 /** The first wait before a worker is started again; it doubles up to MAX. */
 const FIRST_DELAY_MS = 100;
@@ -43,6 +50,14 @@ interface Worker {
   listening: PromiseWithResolvers<void>;
   ready: boolean;
   killed: boolean;
+  /** Requests it serves before it asks to be replaced; 0: never. */
+  limit: number;
+  /** Started to replace a worker still serving: if it fails, the old one stays. */
+  trial: boolean;
+  /** Why it did not load, as it said on its channel (a trial worker). */
+  failure: PromiseWithResolvers<string>;
+  /** Being replaced: its exit is planned, and no restart follows. */
+  retiring: boolean;
 }
 
 /**
@@ -104,6 +119,10 @@ class Supervisor {
   readonly #restarts = new Set<ReturnType<typeof setTimeout>>();
   #serving = false;
   #stopping = false;
+  /** Planned replacements, one at a time. */
+  #replacements: Promise<void> = Promise.resolve();
+  #reloadQueued = false;
+  #watcher?: Watch;
   readonly #allGone = Promise.withResolvers<void>();
 
   constructor(command: Command) {
@@ -112,13 +131,17 @@ class Supervisor {
     this.#timeoutMs = (command.timeout ?? DEFAULTS.timeout) * 1000;
     this.#delays = Array(this.#count + 1).fill(FIRST_DELAY_MS);
     try {
-      this.#channels = new WorkerChannels((pid, message) => {
+      this.#channels = new WorkerChannels((pid, message, reason) => {
         const worker = this.#workers.get(pid);
         if (worker === undefined) return;
         worker.heard = performance.now();
         if (message === "ready" && !worker.ready) {
           worker.ready = true;
           worker.listening.resolve();
+        } else if (message === "recycle") {
+          this.#recycle(worker);
+        } else if (message === "failed") {
+          worker.failure.resolve(reason ?? "");
         }
       });
     } catch (error) {
@@ -163,11 +186,15 @@ class Supervisor {
             plural(this.#count, "worker")
           } (Ctrl+C to stop)`,
         );
+        if (this.#command.reload) {
+          this.#watcher = watchApp(this.#command, (path) => this.#reload(path));
+        }
       }
       await this.#allGone.promise;
       console.log("Stopped.");
       return 0;
     } finally {
+      this.#watcher?.close();
       clearInterval(watchdog);
       for (const [signal, listener] of listeners) {
         Deno.removeSignalListener(signal, listener);
@@ -185,13 +212,20 @@ class Supervisor {
     ]);
   }
 
-  #start(slot: number): Worker {
+  #start(slot: number, trial = false): Worker {
+    const { maxRequests, maxRequestsJitter } = this.#command;
+    // gunicorn's draw: N plus 0 to J, so the workers part ways.
+    const limit = maxRequests === 0
+      ? 0
+      : maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
     const handover: Handover = {
       command: this.#command,
       port: this.#channels.port,
       token: this.#channels.token,
       // Several beats per timeout, so that one late timer is no death.
       beatMs: Math.max(50, Math.min(1000, this.#timeoutMs / 4 || 1000)),
+      maxRequests: limit,
+      trial,
     };
     let child: Deno.ChildProcess;
     try {
@@ -199,7 +233,10 @@ class Supervisor {
       // its own): a terminal's Ctrl+C reaches the supervisor alone, which
       // passes it on once.
       child = new Deno.Command("deno", {
-        args: [...workerFlags(), new URL("./worker.ts", import.meta.url).href],
+        args: [
+          ...workerFlags(this.#command),
+          new URL("./worker.ts", import.meta.url).href,
+        ],
         env: { [WORKER_ENV]: JSON.stringify(handover) },
         stdin: "null",
         detached: true,
@@ -217,6 +254,10 @@ class Supervisor {
       listening: Promise.withResolvers(),
       ready: false,
       killed: false,
+      limit,
+      trial,
+      failure: Promise.withResolvers(),
+      retiring: false,
     };
     this.#workers.set(child.pid, worker);
     say(`worker ${slot} (pid ${child.pid}) started`, "info");
@@ -230,6 +271,14 @@ class Supervisor {
       `worker ${worker.slot} (pid ${worker.child.pid}) exited with code ${status.code}${
         status.signal ? ` (signal ${status.signal})` : ""
       }`;
+    if (!this.#stopping) {
+      // A replacement that never listened: #replace says why, once.
+      if (worker.trial && !worker.ready) return;
+      if (worker.retiring) {
+        say(`${how}: replaced`, "info");
+        return;
+      }
+    }
     // While booting, a worker that never listened stops the start instead.
     if (this.#stopping || !(this.#serving || worker.ready)) {
       say(how, this.#stopping ? "info" : "error");
@@ -245,6 +294,92 @@ class Supervisor {
       this.#start(worker.slot);
     }, delay);
     this.#restarts.add(timer);
+  }
+
+  /** A worker has served its --max-requests: replace it. */
+  #recycle(worker: Worker): void {
+    if (this.#stopping || worker.retiring) return;
+    say(
+      `worker ${worker.slot} (pid ${worker.child.pid}) served ${worker.limit} requests: replacing it`,
+      "info",
+    );
+    this.#plan(() => this.#replace([worker]));
+  }
+
+  /** A file of the app changed: replace every worker (once, however many changes queue up). */
+  #reload(path: string): void {
+    if (this.#stopping || this.#reloadQueued) return;
+    this.#reloadQueued = true;
+    say(`reload: ${path} changed; starting new workers`, "info");
+    this.#plan(async () => {
+      this.#reloadQueued = false;
+      const replaced = await this.#replace([...this.#workers.values()]);
+      if (replaced !== undefined) {
+        say(
+          `reload: the new code did not load (${replaced}); still serving the last good version`,
+          "error",
+        );
+      }
+    });
+  }
+
+  /** Runs `task` after the replacements already planned. */
+  #plan(task: () => Promise<unknown>): void {
+    this.#replacements = this.#replacements.then(task).then(
+      () => {},
+      (error) => say(`a replacement failed: ${error}`, "error"),
+    );
+  }
+
+  /**
+   * Starts a worker for each of `olds`, and once all of them listen stops
+   * the olds gracefully. Stopping an old one only then keeps the port
+   * served; what it cannot keep is a connection the kernel had already
+   * queued on the old listener as it closes (each listener has its own
+   * queue under SO_REUSEPORT), which is reset: docs/deploying.md. If a new
+   * one exits first, the others go and the olds stay; resolves to why.
+   */
+  async #replace(olds: Worker[]): Promise<string | undefined> {
+    olds = olds.filter((old) =>
+      this.#workers.has(old.child.pid) && !old.retiring && !old.killed
+    );
+    if (this.#stopping || olds.length === 0) return;
+    for (const old of olds) old.retiring = true;
+    const fresh = olds.map((old) => this.#start(old.slot, true));
+    const failed = await Promise.race([
+      Promise.all(fresh.map((worker) => worker.listening.promise))
+        .then(() => undefined),
+      ...fresh.map((worker) =>
+        worker.failure.promise.then((reason) => ({ worker, reason }))
+      ),
+      ...fresh.map((worker) =>
+        worker.child.status.then(async (status) => ({
+          worker,
+          // Its reason may still be on its way on the channel.
+          reason: await Promise.race([
+            worker.failure.promise,
+            sleep(500).then(() => `it exited with code ${status.code}`),
+          ]),
+        }))
+      ),
+    ]);
+    if (failed === undefined && !this.#stopping) {
+      for (const old of olds) kill(old, "SIGTERM");
+      return;
+    }
+    // One that already listens may be serving: it drains as any retiring.
+    for (const worker of fresh) {
+      worker.retiring = true;
+      kill(worker, worker.ready ? "SIGTERM" : "SIGKILL");
+    }
+    for (const old of olds) {
+      old.retiring = false;
+      // It died meanwhile: its slot starts afresh, as after any exit.
+      if (!this.#workers.has(old.child.pid) && !this.#stopping) {
+        this.#start(old.slot);
+      }
+    }
+    return this.#stopping ? undefined : failed?.reason;
   }
 
   /** Kills, every second or so, each worker silent for the timeout. */
@@ -294,6 +429,7 @@ class Supervisor {
   /** From here no worker is started again; resolves allGone once none is left. */
   #stop(): void {
     this.#stopping = true;
+    this.#watcher?.close();
     for (const timer of this.#restarts) clearTimeout(timer);
     this.#restarts.clear();
     if (this.#workers.size === 0) this.#allGone.resolve();
@@ -309,9 +445,10 @@ class Supervisor {
  * its one environment variable, and any other permission the supervisor
  * holds whole (`-A` included), so that an application that needs more
  * gets it as in one process. A permission granted in part
- * (`--allow-write=DIR`) cannot be read back, and is not passed on.
+ * (`--allow-write=DIR`) cannot be read back, and is not passed on, but for
+ * the log files the workers open, which can be asked for by path.
  */
-function workerFlags(): string[] {
+function workerFlags(command: Command): string[] {
   // reusePort is unstable in Deno 2.9; no prompt: no terminal to ask on.
   const flags = ["run", "--unstable-net", "--no-prompt"];
   flags.push("--allow-net", "--allow-read");
@@ -319,6 +456,15 @@ function workerFlags(): string[] {
     Deno.permissions.querySync({ name }).state === "granted";
   for (const name of ["write", "sys", "run", "ffi"] as const) {
     if (whole(name)) flags.push(`--allow-${name}`);
+  }
+  // The log files each worker opens for itself: granted by path, they can
+  // be asked for by path.
+  if (!whole("write")) {
+    for (const path of [command.accessLogfile, command.errorLogfile]) {
+      if (path === undefined || path === "-") continue;
+      const state = Deno.permissions.querySync({ name: "write", path }).state;
+      if (state === "granted") flags.push(`--allow-write=${path}`);
+    }
   }
   flags.push(whole("env") ? "--allow-env" : `--allow-env=${WORKER_ENV}`);
   return flags;
@@ -334,6 +480,10 @@ function kill(worker: Worker, signal: Deno.Signal): void {
 
 function say(line: string, level: Level): void {
   log(`[wsgi] ${line}`, level);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function plural(n: number, noun: string): string {

@@ -10,9 +10,15 @@
  * @module
  */
 
+import type { Application } from "../types.ts";
 import { application } from "./application.ts";
 import { UsageError } from "./command.ts";
-import { type Handover, joinSupervisor, WORKER_ENV } from "./channel.ts";
+import {
+  type Handover,
+  joinSupervisor,
+  type ToSupervisor,
+  WORKER_ENV,
+} from "./channel.ts";
 import { serveCommand } from "./listen.ts";
 import { keepGoing } from "./survive.ts";
 
@@ -23,14 +29,27 @@ async function work(): Promise<number> {
   // graceful stop takes it.
   let serving = false;
   supervisor.gone.then(() => serving || Deno.exit(1));
+  let app: Application;
   try {
-    const app = await application(handover.command);
+    app = await application(handover.command);
+  } catch (error) {
+    if (!handover.trial) throw error;
+    // A reload's new code that does not load: the supervisor says it in
+    // one line and keeps the old worker, so no stack here.
+    await supervisor.failed(oneLine(error));
+    return 2;
+  }
+  try {
     keepGoing();
     serving = true;
-    return await serveCommand(handover.command, app, {
-      ready: supervisor.ready,
-      orphaned: supervisor.gone,
-    });
+    return await serveCommand(
+      handover.command,
+      counted(app, handover, supervisor),
+      {
+        ready: supervisor.ready,
+        orphaned: supervisor.gone,
+      },
+    );
   } catch (error) {
     // As the single process says it: one line, exit 2. The supervisor
     // stops there when this is its first worker.
@@ -38,6 +57,33 @@ async function work(): Promise<number> {
     console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
     return 2;
   }
+}
+
+/**
+ * `app`, asking the supervisor for its replacement once it has been called
+ * `maxRequests` times. The worker goes on serving until the supervisor,
+ * the replacement listening, sends SIGTERM: with one worker, stopping
+ * here first would leave the port with no listener meanwhile.
+ */
+function counted(
+  app: Application,
+  { maxRequests }: Handover,
+  supervisor: ToSupervisor,
+): Application {
+  if (maxRequests === 0) return app;
+  let served = 0;
+  return (environ, startResponse) => {
+    if (++served === maxRequests) supervisor.recycle();
+    return app(environ, startResponse);
+  };
+}
+
+/** An error as one line: its message's first, and where (a parse error's `at` line). */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const [first] = text.split("\n");
+  const at = /^\s*at (\S+)\s*$/m.exec(text)?.[1];
+  return at && !first.includes(at) ? `${first} (${at})` : first;
 }
 
 if (import.meta.main) Deno.exit(await work());

@@ -463,6 +463,16 @@ const MISTAKES: [string[], string][] = [
   [["-w", "0"], "-w wants a whole number ≥ 1, got 0"],
   [["--timeout", "-1"], "--timeout wants seconds (a number ≥ 0), got -1"],
   [["--proxy-hops", "one"], "--proxy-hops wants a whole number ≥ 0, got one"],
+  [["--max-requests", "-1"], "--max-requests wants a whole number ≥ 0, got -1"],
+  [
+    ["--max-requests-jitter", "1.5"],
+    "--max-requests-jitter wants a whole number ≥ 0, got 1.5",
+  ],
+  [
+    ["--reload", "--reload-extra-file", "nope.txt"],
+    "--reload-extra-file nope.txt: no such file",
+  ],
+  [["--reload-extra-file", "deno.json"], "--reload-extra-file needs --reload"],
   [["--certfile", "cert.pem"], "--certfile and --keyfile go together"],
   [
     ["-w", "2", "-b", "unix:/tmp/x.sock"],

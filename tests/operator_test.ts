@@ -203,3 +203,29 @@ Deno.test("-c FILE: settings from JSON or a TypeScript module, the command line'
   const { stderr } = await quiet.stop();
   assert.doesNotMatch(stderr, /GET \//);
 });
+
+Deno.test("--access-logfile under -w 2: each worker writes the file the supervisor was allowed to", async () => {
+  await using dir = await tempDir();
+  const access = `${dir.path}/access.log`;
+  await using server = new ServerProcess([
+    "-b",
+    "127.0.0.1:0",
+    "-w",
+    "2",
+    "--access-logfile",
+    access,
+  ], {
+    permissions: [
+      "--allow-net",
+      "--allow-read",
+      "--allow-run=deno",
+      `--allow-write=${access}`,
+    ],
+  });
+  const url = await server.url;
+  for (let i = 0; i < 4; i++) await get(`${url}${i}`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal((await server.stop()).code, 0);
+  const lines = (await Deno.readTextFile(access)).split("\n").filter(Boolean);
+  assert.equal(lines.length, 4, lines.join("\n"));
+});
