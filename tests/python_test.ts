@@ -385,7 +385,7 @@ for (const framework of ["flask", "bottle"] as const) {
       `python: a ${framework} app (python3-${framework}) routes, reads a form, renders a template`,
     ignore: ignore || !HAS[framework],
     async fn() {
-      const app = await loadPythonApp(`tests/fixtures/${framework}_app.py`, {
+      using app = await loadPythonApp(`tests/fixtures/${framework}_app.py`, {
         callable: "app",
         pythonPath: [DIST_PACKAGES],
       });
