@@ -118,6 +118,9 @@ class Input(io.RawIOBase):
         if not self._open or len(buffer) == 0:
             return 0
         data = run_sync(HOST.read(len(buffer)))
+        if data is False:
+            self._open = False
+            raise KeyboardInterrupt("interrupted while reading wsgi.input")
         if isinstance(data, str):
             self._open = False
             raise OSError(data)
@@ -163,17 +166,21 @@ class FastFileWrapper(FileWrapper):
     """wsgi.file_wrapper: a real file is sent by the gateway, not read here."""
 
 
-def handle(pairs, has_body):
-    pairs = pairs.to_py()
+def handle(pairs, has_body, multiprocess):
+    # The environ's strings come as one, NUL-separated (no value holds a
+    # NUL: the main thread checked), else as an array.
+    pairs = pairs.split("\\0") if type(pairs) is str else pairs.to_py()
     environ = dict(zip(pairs[::2], pairs[1::2]))
     environ["wsgi.version"] = (1, 0)
+    environ["wsgi.run_once"] = False
+    environ["wsgi.input_terminated"] = True
     environ["wsgi.input"] = io.BufferedReader(Input(has_body), 65536)
     environ["wsgi.errors"] = ERRORS
     environ["wsgi.file_wrapper"] = FastFileWrapper
     # One request at a time per interpreter: the same app object is never
     # called by two threads at once; other interpreters are other processes.
     environ["wsgi.multithread"] = False
-    environ["wsgi.multiprocess"] = MULTIPROCESS or environ.get("wsgi.multiprocess", False)
+    environ["wsgi.multiprocess"] = MULTIPROCESS or multiprocess
     starts = []
     sent = False
 
@@ -182,7 +189,24 @@ def handle(pairs, has_body):
         if sent:
             return None
         sent = True
-        return to_js(starts, dict_converter=dict_to_js)
+        if len(starts) == 1 and starts[0][2] is None:
+            status, headers, _ = starts[0]
+            # One call of str: one string, NUL-separated, crosses cheaply.
+            if type(status) is str and "\\0" not in status:
+                flat = [status]
+                for pair in headers:
+                    if len(pair) != 2:
+                        break
+                    name, value = pair
+                    if type(name) is not str or type(value) is not str:
+                        break
+                    if "\\0" in name or "\\0" in value:
+                        break
+                    flat.append(name)
+                    flat.append(value)
+                else:
+                    return "\\0".join(flat)
+        return to_js([[safe(a), safe(b), c] for a, b, c in starts], dict_converter=dict_to_js)
 
     def emit(value):
         state = HOST.send(head(), chunk(value))
@@ -198,7 +222,7 @@ def handle(pairs, has_body):
         if exc_info and sent:
             # The response had started: PEP 3333 says re-raise exc_info.
             raise exc_info[1].with_traceback(exc_info[2])
-        starts.append([safe(status), safe(headers), exc_info and repr(exc_info[1])])
+        starts.append((status, headers, exc_info and repr(exc_info[1])))
         return write
 
     result = None
@@ -207,7 +231,10 @@ def handle(pairs, has_body):
     try:
         result = APP(environ, start_response)
         if type(result) in (list, tuple):
-            chunks = to_js([chunk(value) for value in result])
+            if len(result) == 1 and isinstance(result[0], (bytes, str)):
+                chunks = chunk(result[0])
+            else:
+                chunks = to_js([chunk(value) for value in result])
         else:
             file = getattr(result, "filelike", None) if isinstance(result, FastFileWrapper) else None
             name = getattr(file, "name", None)

@@ -12,6 +12,7 @@ import type { Application, Body, Chunk, Environ } from "../types.ts";
 import { PythonException } from "./exception.ts";
 import type {
   FromWorker,
+  Head,
   LoadMessage,
   Piece,
   Start,
@@ -239,6 +240,15 @@ function watched(
   return signal;
 }
 
+/** The start_response calls, from the one string of the common case. */
+function starts(head: Head | undefined): Start[] {
+  if (typeof head !== "string") return head ?? [];
+  const [status, ...flat] = head.split("\0");
+  const headers: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
+  return [[status, headers, undefined]];
+}
+
 /** A chunk that came, and whether the worker waits to hear it was taken. */
 interface Item {
   piece: Piece;
@@ -267,19 +277,23 @@ class Exchange {
 
   begin(): void {
     const { environ } = this;
-    const pairs: unknown[] = [];
+    const strings: string[] = [];
+    let nul = false;
     for (const key in environ) {
       const value = environ[key];
-      if (typeof value === "string" || typeof value === "boolean") {
-        pairs.push(key, value);
+      if (typeof value === "string") {
+        strings.push(key, value);
+        nul ||= value.includes("\0");
       }
     }
+    const pairs = nul ? strings : strings.join("\0");
     // Deno gives GET and HEAD no body; anything else may be chunked.
     const { REQUEST_METHOD: method, CONTENT_LENGTH: declared } = environ;
     const hasBody = declared === undefined
       ? method !== "GET" && method !== "HEAD"
       : Number(declared) > 0;
-    this.interpreter.post({ t: "call", pairs, hasBody });
+    const multiprocess = environ["wsgi.multiprocess"] === true;
+    this.interpreter.post({ t: "call", pairs, hasBody, multiprocess });
     this.#watch = setTimeout(() => {
       this.#signal = watched(environ, this.#abort);
     }, WATCH_AFTER);
@@ -365,10 +379,10 @@ class Exchange {
    * The first output: the start_response calls, replayed on the gateway's
    * own, then the body. A list comes out whole; anything else streams.
    */
-  #answer(head: Start[] | undefined, whole: Piece[] | undefined): boolean {
+  #answer(head: Head | undefined, whole: Piece[] | undefined): boolean {
     this.#answered = true;
     try {
-      for (const [status, headers, excInfo] of head ?? []) {
+      for (const [status, headers, excInfo] of starts(head)) {
         this.startResponse(
           status as string,
           headers as [string, string][],

@@ -31,9 +31,14 @@ export interface LoadMessage {
 /** A request for the loaded application. */
 export interface CallMessage {
   t: "call";
-  /** Every string and boolean key of the environ, flattened: key, value, … */
-  pairs: unknown[];
+  /**
+   * Every string key of the environ and its value, flattened: key, value,
+   * …; joined by NULs into one string when no value holds a NUL.
+   */
+  pairs: string | string[];
   hasBody: boolean;
+  /** The gateway's `wsgi.multiprocess`. */
+  multiprocess: boolean;
 }
 
 /** The main thread to the worker. */
@@ -52,6 +57,12 @@ export type ToWorker =
 /** One `start_response` call: status, headers, exc_info's repr. */
 export type Start = [unknown, unknown, string | null | undefined];
 
+/**
+ * The `start_response` calls before the first chunk; one call of strings
+ * comes as one string: status, name, value, …, joined by NULs.
+ */
+export type Head = Start[] | string;
+
 /** A chunk, or a real file the gateway sends itself. */
 export type Piece = Uint8Array | string | { file: string; offset: number };
 
@@ -62,11 +73,11 @@ export type FromWorker =
   | { t: "read"; n: number }
   | { t: "log"; text: string }
   /** A chunk as Python yielded it; `ack` asks to be told when it is taken. */
-  | { t: "chunk"; head: Start[] | undefined; chunk: Piece; ack: boolean }
+  | { t: "chunk"; head: Head | undefined; chunk: Piece; ack: boolean }
   /** Python is done: the last chunks (a list body), or its traceback. */
   | {
     t: "end";
-    head: Start[] | undefined;
+    head: Head | undefined;
     chunks: Piece[] | undefined;
     error: string | undefined;
   };

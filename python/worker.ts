@@ -48,11 +48,13 @@ let interrupt: Int32Array;
 
 /** What the request in progress waits for, if anything. */
 let waiting: ((value: unknown) => void) | undefined;
+let waitingFor: "read" | "sleep" | "drain" | undefined;
 let interrupted = false;
 let cancelled = false;
 let unacked = 0;
 
-function wait<T>(): Promise<T> {
+function wait<T>(what: "read" | "drain"): Promise<T> {
+  waitingFor = what;
   return new Promise<T>((resolve) => {
     waiting = resolve as (value: unknown) => void;
   });
@@ -64,15 +66,30 @@ function wake(value: unknown): void {
   resolve?.(value);
 }
 
+/**
+ * Whether the deadline passed. A wait is never begun then: Python would
+ * take the interrupt inside Pyodide's own promise machinery, which does not
+ * recover, so the buffer is cleared and the glue raises KeyboardInterrupt.
+ */
+function stopped(): boolean {
+  if (Atomics.load(interrupt, 0) !== 0) {
+    Atomics.store(interrupt, 0, 0);
+    interrupted = true;
+  }
+  return interrupted;
+}
+
 /** The JavaScript functions the glue calls. */
 const host = {
-  read(n: number): Promise<Uint8Array | string | null> {
-    if (interrupted) return Promise.resolve("interrupted");
+  /** The bytes, null at the end, a reason they cannot come, false: stop. */
+  read(n: number): Promise<Uint8Array | string | null | false> {
+    if (stopped()) return Promise.resolve(false);
     scope.postMessage({ t: "read", n });
-    return wait();
+    return wait("read");
   },
   sleep(ms: number): Promise<boolean> {
-    if (interrupted) return Promise.resolve(true);
+    if (stopped()) return Promise.resolve(true);
+    waitingFor = "sleep";
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         waiting = undefined;
@@ -100,9 +117,19 @@ const host = {
     return ack ? 1 : 0;
   },
   drained(): Promise<number> {
-    return wait<number>();
+    if (stopped()) return Promise.resolve(2);
+    return wait<number>("drain");
   },
-  end(head: unknown, chunks: Piece[] | undefined, error: string | undefined) {
+  end(
+    head: unknown,
+    pieces: Piece[] | Piece | undefined,
+    error: string | undefined,
+  ) {
+    const chunks = pieces == null
+      ? undefined
+      : Array.isArray(pieces)
+      ? pieces
+      : [pieces];
     const transfer = (chunks ?? []).flatMap((c) =>
       c instanceof Uint8Array && c.byteOffset === 0 &&
         c.buffer.byteLength === c.byteLength && c.buffer instanceof ArrayBuffer
@@ -135,9 +162,10 @@ scope.onmessage = ({ data }) => {
       interrupted = cancelled = false;
       unacked = 0;
       Atomics.store(interrupt, 0, 0);
-      glue.handle.callPromising(data.pairs, data.hasBody).catch((error) =>
-        host.end(undefined, undefined, String(error?.message ?? error))
-      );
+      glue.handle.callPromising(data.pairs, data.hasBody, data.multiprocess)
+        .catch((error) =>
+          host.end(undefined, undefined, String(error?.message ?? error))
+        );
       break;
     case "input":
       wake(data.error ?? data.data);
@@ -151,8 +179,11 @@ scope.onmessage = ({ data }) => {
       wake(2);
       break;
     case "interrupt":
+      // Python waits, or is done: either way it runs no code now, so the
+      // buffer is cleared and the wait told instead.
+      Atomics.store(interrupt, 0, 0);
       interrupted = true;
-      wake(waiting === undefined ? undefined : 2);
+      wake(waitingFor === "read" ? false : waitingFor === "sleep" ? true : 2);
       break;
   }
 };
