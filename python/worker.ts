@@ -168,7 +168,8 @@ scope.onmessage = ({ data }) => {
         );
       break;
     case "input":
-      wake(data.error ?? data.data);
+      // undefined, not null: newer Pyodide gives Python null as JsNull, not None.
+      wake(data.error ?? data.data ?? undefined);
       break;
     case "ack":
       unacked = 0;
