@@ -114,6 +114,7 @@ async function loadPython(
       queue,
       multiprocess: workers > 1,
     });
+    loaded.add(app);
     const { version, startup, threads: k } = app.python;
     console.log(
       `Python ${version} (Pyodide) started in ${
@@ -130,6 +131,19 @@ async function loadPython(
     const reason = error instanceof Error ? error.message : String(error);
     throw new UsageError(`cannot load ${path}: ${reason.split("\n")[0]}`);
   }
+}
+
+/** The Python applications loaded, whose interpreters' threads may be ended. */
+const loaded = new Set<{ close(): void }>();
+
+/**
+ * Ends the threads of every Python application loaded: a worker thread
+ * keeps its isolate alive, so an isolate of `-w N` ends its interpreters
+ * once it has drained, or it would never exit.
+ */
+export function closeApplications(): void {
+  for (const app of loaded) app.close();
+  loaded.clear();
 }
 
 /**
@@ -150,6 +164,7 @@ export interface PythonModule {
   ): Promise<
     Application & {
       python: { version: string; startup: number; threads: number };
+      close(): void;
     }
   >;
   PythonException: new (...args: never[]) => Error;

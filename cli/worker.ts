@@ -8,7 +8,7 @@
  */
 
 import { servedHandler } from "../gateway/serve.ts";
-import { application } from "./application.ts";
+import { application, closeApplications } from "./application.ts";
 import type { Command } from "./command.ts";
 import { keepGoing } from "./survive.ts";
 import { Drain, stopGracefully } from "./drain.ts";
@@ -30,7 +30,7 @@ stopGracefully(drain, {
   stop: () => drain.idle(),
   say: (line) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)),
   sameWithin: 500,
-});
+}).then(closeApplications);
 Deno.stdout.writeSync(encoder.encode(`${READY}\n`));
 
 // No onListen here: with one, deno serve 2.9 dies of the first SIGTERM
