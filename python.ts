@@ -1,37 +1,38 @@
 /**
  * Python WSGI applications on the gateway: {@linkcode loadPythonApp} loads a
- * `.py` file into Pyodide (CPython compiled to WebAssembly, from the npm
- * registry) and returns an {@linkcode Application} that calls the file's
- * callable with a real PEP 3333 environ. The lesson's own
- * `webapp/holamundo.py` runs unchanged:
+ * `.py` file (or a module, `mysite.wsgi`) into Pyodide (CPython compiled to
+ * WebAssembly, from the npm registry) in worker threads, and returns an
+ * {@linkcode Application} that calls its callable with a real PEP 3333
+ * environ. The lesson's own `webapp/holamundo.py` runs unchanged:
  *
  * ```sh
  * deno run -A server.ts --trace examples/webapp/holamundo.py:hola_mundo_app
  * ```
  *
  * This is the only module of the package with a dependency (`npm:pyodide`,
- * pinned to 0.27.7 in deno.json); the core never imports it, and the command line loads it only
- * for a `.py` file.
+ * pinned in deno.json); the core never imports it, and the command line
+ * loads it only for a Python application.
  *
- * What the Python application gets:
- * - `environ`: a `dict` of `str` values (every string key of the gateway's
- *   environ), `wsgi.version` `(1, 0)`, the `wsgi.*` flags as `bool`,
- *   `wsgi.file_wrapper` (wsgiref's `FileWrapper`).
- * - `wsgi.input`: an `io.BytesIO` holding the whole body. Pyodide calls
- *   Python synchronously, and Python's `read()` cannot wait for the network,
- *   so the body is read from the gateway's `wsgi.input` before the call,
- *   up to `maxContentLength` bytes (more is answered `413`, as nginx's
- *   `client_max_body_size` does). A request with no body is not read at all.
- * - `wsgi.errors`: a text stream writing to the gateway's `wsgi.errors`.
- * - `start_response(status, headers, exc_info=None)`, returning `write`.
- * - Chunks may be `bytes` or `str` (sent as UTF-8, so the lesson's app,
- *   which returns `str`, works as written). A list or tuple goes out at
- *   once; any other iterable is pulled one chunk at a time as the client
- *   reads, and its `close()` is called however the response ends.
+ * How it runs, as a production server runs Python:
+ * - `threads` interpreters (1 by default), each in a worker thread of its
+ *   own, each serving one request at a time; the main thread only passes
+ *   messages, so it keeps serving static files, TypeScript routes, limits,
+ *   timeouts and the log while Python computes. A request waits for a free
+ *   interpreter in a queue of at most `queue` requests (else 503, logged).
+ * - `wsgi.input` reads from the network as Python reads, bounded by the
+ *   gateway's `limitRequestBody`; nothing buffers the whole body.
+ * - A generator's chunks reach the client as Python yields them; Python
+ *   waits when the client is 256 KiB behind.
+ * - `time.sleep` in a view waits on a timer, costing no CPU.
+ * - Past the gateway's `appTimeout`, the interpreter is interrupted
+ *   (`KeyboardInterrupt`) and serves the next request.
+ * - `os.environ` is the process's environment (when Deno may read it:
+ *   `--allow-env`); `/usr/share/zoneinfo` and `/usr/share/javascript` are
+ *   there when the host has them.
  *
- * A Python exception becomes a JavaScript error whose stack is the Python
- * traceback, so the gateway logs it in `wsgi.errors` and answers its own
- * 500 (or aborts the response if it had started), as for any application.
+ * A Python exception becomes a {@linkcode PythonException} whose stack is
+ * the Python traceback, so the gateway logs it in `wsgi.errors` and
+ * answers its own 500 (or aborts the response if it had started).
  *
  * @example Serving a Python file
  * ```ts ignore
@@ -47,10 +48,12 @@
  * @module
  */
 
-import { loadPyodide, type PyodideInterface } from "pyodide";
-import type { Application, Body, Chunk, Environ } from "./types.ts";
-import { GLUE, GLUE_FILE } from "./python/glue.ts";
-import { installSqlite } from "./python/sqlite.ts";
+import type { Application } from "./types.ts";
+import { PythonException } from "./python/exception.ts";
+import { LoadFailure, Pool } from "./python/pool.ts";
+import type { LoadMessage } from "./python/protocol.ts";
+
+export { PythonException };
 
 /**
  * Options for {@linkcode loadPythonApp}.
@@ -62,6 +65,7 @@ import { installSqlite } from "./python/sqlite.ts";
  * const options: PythonOptions = {
  *   callable: "app",
  *   pythonPath: ["/usr/lib/python3/dist-packages"],
+ *   threads: 2,
  * };
  * ```
  */
@@ -69,79 +73,75 @@ export interface PythonOptions {
   /** The name of the WSGI callable in the file; `application` by default. */
   callable?: string;
   /**
-   * Folders added to `sys.path` after the file's own folder, for the
-   * packages the application imports. Only pure-Python modules load.
+   * Folders (or `.whl` and `.zip` files) added to `sys.path` after the
+   * application's own folder, for the packages it imports. Only
+   * pure-Python modules load.
    */
   pythonPath?: string[];
-  /** The largest request body read for the application; 1 MiB by default. */
-  maxContentLength?: number;
+  /** Interpreters, each in a worker thread of its own; 1 by default. */
+  threads?: number;
+  /** Requests that may wait for a free interpreter; 100 by default. */
+  queue?: number;
+  /** `wsgi.multiprocess`: whether other processes serve the app too. */
+  multiprocess?: boolean;
+  /**
+   * `os.environ`; by default the process's environment when Deno may
+   * read it (`--allow-env`), else Pyodide's own few variables.
+   */
+  environment?: Record<string, string>;
 }
 
 /**
- * A Python application, with what its interpreter says about itself.
+ * A Python application, with what its interpreters say about themselves,
+ * and the way to end them.
  *
  * @example
  * ```ts ignore
  * import { loadPythonApp } from "@denowsgi/wsgi/python";
  *
- * const app = await loadPythonApp("examples/webapp/holamundo.py", {
+ * using app = await loadPythonApp("examples/webapp/holamundo.py", {
  *   callable: "hola_mundo_app",
  * });
  * console.log(`Python ${app.python.version}, up in ${app.python.startup} ms`);
  * ```
  */
 export type PythonApplication = Application & {
-  /** The Python version, and how long Pyodide took to start (ms). */
-  readonly python: { version: string; startup: number };
+  /** The Python version, how long Pyodide took to start (ms), threads. */
+  readonly python: { version: string; startup: number; threads: number };
+  /** Ends the interpreters' threads. */
+  close(): void;
+  [Symbol.dispose](): void;
 };
 
-/**
- * A Python exception, carried into JavaScript: the message is its last
- * line (`ValueError: …`), the stack is the whole Python traceback.
- *
- * @example
- * ```ts ignore
- * import { loadPythonApp, PythonException } from "@denowsgi/wsgi/python";
- *
- * try {
- *   await loadPythonApp("broken.py");
- * } catch (error) {
- *   if (error instanceof PythonException) console.error(error.stack);
- * }
- * ```
- */
-export class PythonException extends Error {
-  /**
-   * `traceback` as Python formats it; `summary`, when given, is the message
-   * and the stack's last line (else the traceback's last line is).
-   */
-  constructor(traceback: string, summary?: string) {
-    const lines = traceback.trimEnd().split("\n");
-    super(summary ?? lines.at(-1));
-    this.name = "PythonException";
-    this.stack = summary ? `${traceback.trimEnd()}\n${summary}` : traceback;
-  }
-}
+/** The defaults, written once. */
+export const PYTHON_DEFAULTS = { threads: 1, queue: 100 } as const;
 
-const DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024;
+/** Host folders a Python application expects, shown when present. */
+const HOST_FOLDERS = ["/usr/share/zoneinfo", "/usr/share/javascript"];
+
+/** Pyodide's own folders, which no host folder may cover. */
+const RESERVED = ["/lib", "/dev", "/proc", "/home/pyodide"];
+
+const PYTHON_NAME = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/;
 
 /**
- * Loads a Python file and returns its WSGI callable as an
- * {@linkcode Application}. The first call starts Pyodide (seconds: see
- * `app.python.startup`); later calls share that interpreter. The file's
- * folder and `pythonPath` are mounted into Pyodide's file system at their
- * own paths and put on `sys.path`; Python's working folder is the file's.
+ * Loads a Python application and returns its WSGI callable as an
+ * {@linkcode Application}. `path` is a `.py` file, or a module's dotted
+ * name as gunicorn spells it (`flaskapp`, `mysite.wsgi`), looked for in
+ * the working folder, then in `pythonPath`. Each interpreter takes seconds
+ * to start (see `app.python.startup`); they start together.
  *
- * Throws a {@linkcode PythonException} when the file raises while it loads;
- * when a module it imports is a native extension (a `.so` built for
- * CPython), the message says so in one line.
+ * Throws a `TypeError` saying in one line what is wrong with the path,
+ * the name or a folder, and a {@linkcode PythonException} when the
+ * application raises while it loads (when a module it imports is a native
+ * extension, its message says so in one line).
  *
  * @example
  * ```ts ignore
  * import { toFetchHandler } from "@denowsgi/wsgi";
  * import { loadPythonApp } from "@denowsgi/wsgi/python";
  *
- * const app = await loadPythonApp("examples/webapp/holamundo.py", {
+ * using app = await loadPythonApp("examples/webapp/holamundo.py", {
  *   callable: "hola_mundo_app",
  * });
  * const response = await toFetchHandler(app)(new Request("http://localhost/"));
@@ -152,211 +152,158 @@ export async function loadPythonApp(
   path: string,
   options: PythonOptions = {},
 ): Promise<PythonApplication> {
-  const { pyodide, glue, version, startup } = await (interpreter ??= start());
-  const file = absolute(path);
-  const folder = file.slice(0, file.lastIndexOf("/")) || "/";
-  const paths = [folder, ...(options.pythonPath ?? []).map(absolute)];
-  for (const dir of paths) mount(pyodide, dir);
-  const sys = pyodide.pyimport("sys");
-  for (const dir of paths.toReversed()) {
-    if (!sys.path.includes(dir)) sys.path.insert(dir === folder ? 0 : 1, dir);
-  }
-  sys.destroy();
-  pyodide.pyimport("os").chdir(folder);
-
-  const loaded = python(
-    () => glue.load(file, options.callable ?? "application"),
-    (error) => nativeHint(glue, error),
-  );
-  if (typeof loaded === "string") throw new TypeError(loaded);
-  const limit = options.maxContentLength ?? DEFAULT_MAX_CONTENT_LENGTH;
-  const app: Application = (environ, startResponse) => {
-    const call = (body: Uint8Array | null) =>
-      respond(glue, loaded, environ, startResponse, body);
-    const length = Number(environ.CONTENT_LENGTH ?? 0);
-    // Deno gives GET and HEAD no body; anything else may be chunked.
-    const { REQUEST_METHOD: method, CONTENT_LENGTH: declared } = environ;
-    if (
-      declared === undefined ? method === "GET" || method === "HEAD" : !length
-    ) return call(null);
-    if (length > limit) return tooLarge(environ, startResponse, limit);
-    return environ["wsgi.input"].read(limit + 1).then((body) =>
-      body.byteLength > limit
-        ? tooLarge(environ, startResponse, limit)
-        : call(body)
+  const callable = options.callable ?? "application";
+  if (!PYTHON_NAME.test(callable)) {
+    throw new TypeError(
+      `${path}:${callable}: ${callable} is not a Python name`,
     );
-  };
-  return Object.assign(app, { python: { version, startup } });
-}
-
-// -- the interpreter, started once per process --------------------------------
-
-/** The Python functions `python/glue.ts` defines, as JavaScript sees them. */
-interface Glue {
-  load(path: string, name: string): PyObject | string;
-  call(...args: unknown[]): PyObject | Chunk[];
-  iterate(result: PyObject): PyObject;
-  step(iterator: PyObject): Chunk | undefined;
-  close(result: PyObject): void;
-  native_hint(error: unknown): string | undefined;
-}
-
-/** A Python object held from JavaScript: freed by hand. */
-interface PyObject {
-  destroy(): void;
-}
-
-interface Interpreter {
-  pyodide: PyodideInterface;
-  glue: Glue;
-  version: string;
-  startup: number;
-}
-
-let interpreter: Promise<Interpreter> | undefined;
-
-async function start(): Promise<Interpreter> {
-  const started = performance.now();
-  const pyodide = await loadPyodide();
-  // Integration point (python/sqlite.ts): `import sqlite3` over Deno's
-  // SQLite, and hashlib.pbkdf2_hmac, for every app of this interpreter.
-  await installSqlite(pyodide);
-  pyodide.runPython(GLUE, { filename: GLUE_FILE });
-  const names = ["load", "call", "iterate", "step", "close", "native_hint"];
-  const glue = Object.fromEntries(
-    names.map((name) => [name, pyodide.globals.get(name)]),
-  ) as unknown as Glue;
-  const version = pyodide.runPython("import sys; sys.version.split()[0]");
-  return { pyodide, glue, version, startup: performance.now() - started };
-}
-
-/** Host folders shown inside Pyodide, at their own paths. */
-const mounted = new Set<string>();
-
-/** Shows a host folder inside Pyodide at the same path, once. */
-function mount(pyodide: PyodideInterface, dir: string): void {
-  for (const outer of mounted) {
-    if (dir === outer || dir.startsWith(`${outer}/`)) return;
   }
-  pyodide.FS.mkdirTree(dir);
-  pyodide.mountNodeFS(dir, dir);
-  mounted.add(dir);
+  const threads = options.threads ?? PYTHON_DEFAULTS.threads;
+  const queue = options.queue ?? PYTHON_DEFAULTS.queue;
+  if (!(Number.isInteger(threads) && threads >= 1)) {
+    throw new TypeError(`threads wants a whole number ≥ 1, got ${threads}`);
+  }
+  const extra = (options.pythonPath ?? []).map(pathEntry);
+  const located = locate(path, extra.map((e) => e.entry));
+  const sysPath = [located.folder, ...extra.map((e) => e.entry)];
+  const mounts = outermost([
+    located.folder,
+    ...extra.map((e) => e.folder),
+    ...HOST_FOLDERS.filter(isFolder),
+  ]);
+  let pool: Pool;
+  try {
+    pool = await Pool.start({
+      threads,
+      queue,
+      load: {
+        ...located.load,
+        callable,
+        mounts,
+        sysPath,
+        environment: options.environment ?? environment(),
+        multiprocess: (options.multiprocess ?? false) || threads > 1,
+      },
+    });
+  } catch (error) {
+    if (error instanceof LoadFailure) throw new TypeError(error.message);
+    throw error;
+  }
+  const close = () => pool.close();
+  return Object.assign(pool.app, {
+    python: { version: pool.version, startup: pool.startup, threads },
+    close,
+    [Symbol.dispose]: close,
+  });
+}
+
+/** Where the application is: a file, or a module under a folder. */
+function locate(path: string, pythonPath: string[]): {
+  folder: string;
+  load: Pick<LoadMessage, "kind" | "target" | "label" | "cwd">;
+} {
+  if (path.endsWith(".py")) {
+    const file = absolute(path);
+    if (!isFile(file)) throw new TypeError(`${path}: no such file`);
+    const folder = file.slice(0, file.lastIndexOf("/")) || "/";
+    return {
+      folder,
+      load: { kind: "file", target: file, label: path, cwd: folder },
+    };
+  }
+  if (!PYTHON_NAME.test(path)) {
+    throw new TypeError(
+      `${path}: a Python application is a .py file or a module's dotted name`,
+    );
+  }
+  const relative = path.replaceAll(".", "/");
+  const cwd = Deno.cwd();
+  for (const root of [cwd, ...pythonPath]) {
+    if (
+      isFile(`${root}/${relative}.py`) ||
+      isFile(`${root}/${relative}/__init__.py`)
+    ) {
+      return {
+        folder: cwd,
+        load: { kind: "module", target: path, label: path, cwd },
+      };
+    }
+  }
+  throw new TypeError(
+    `no module ${path}: no ${relative}.py nor ${relative}/__init__.py in ${
+      [".", ...pythonPath].join(", ")
+    }`,
+  );
+}
+
+/** A pythonPath entry: a folder, or a wheel or zip (imported by zipimport). */
+function pathEntry(given: string): { entry: string; folder: string } {
+  const entry = absolute(given);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(entry);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new TypeError(`pythonpath ${given}: no such folder`);
+    }
+    throw error;
+  }
+  if (info.isDirectory) return { entry, folder: entry };
+  if (info.isFile && /\.(whl|zip|egg)$/.test(entry)) {
+    return { entry, folder: entry.slice(0, entry.lastIndexOf("/")) || "/" };
+  }
+  throw new TypeError(
+    `pythonpath ${given}: not a folder (nor a .whl or .zip file)`,
+  );
+}
+
+/** The folders to mount: each covered one is left to the one covering it. */
+function outermost(folders: string[]): string[] {
+  const sorted = [...new Set(folders)].sort((a, b) => a.length - b.length);
+  const kept: string[] = [];
+  for (const dir of sorted) {
+    for (const own of RESERVED) {
+      if (
+        dir === "/" || dir === own || own.startsWith(`${dir}/`) ||
+        dir.startsWith(`${own}/`)
+      ) {
+        throw new TypeError(
+          `${dir} cannot be shown to Python: it would cover Pyodide's own ${own}`,
+        );
+      }
+    }
+    if (!kept.some((outer) => dir.startsWith(`${outer}/`))) kept.push(dir);
+  }
+  return kept;
+}
+
+function environment(): Record<string, string> | undefined {
+  try {
+    return Deno.permissions.querySync({ name: "env" }).state === "granted"
+      ? Deno.env.toObject()
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 function absolute(path: string): string {
   const full = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
   return full.replace(/\/\.(?=\/)/g, "").replace(/\/+$/, "") || "/";
-}
-
-// -- one request ----------------------------------------------------------------
-
-function respond(
-  glue: Glue,
-  app: PyObject,
-  environ: Environ,
-  startResponse: Parameters<Application>[1],
-  body: Uint8Array | null,
-): Body {
-  const pairs: unknown[] = [];
-  for (const key in environ) {
-    const value = environ[key];
-    if (typeof value === "string" || typeof value === "boolean") {
-      pairs.push(key, value);
-    }
-  }
-  // The gateway throws excInfo back once the response has started; Python
-  // then re-raises its own exception, with its own traceback.
-  const start = (status: unknown, headers: unknown, excInfo?: string) => {
-    try {
-      return startResponse(
-        status as string,
-        headers as [string, string][],
-        excInfo,
-      );
-    } catch (error) {
-      if (excInfo !== undefined && error === excInfo) return null;
-      throw error;
-    }
-  };
-  const result = python(() =>
-    glue.call(app, pairs, body, environ["wsgi.errors"], start)
-  );
-  if (Array.isArray(result)) return result;
-  let iterator: PyObject | undefined;
-  return {
-    [Symbol.iterator]: () => {
-      iterator = python(() => glue.iterate(result));
-      return {
-        next: () => {
-          const value = python(() => glue.step(iterator!));
-          return value === undefined
-            ? { done: true, value: undefined }
-            : { done: false, value };
-        },
-      };
-    },
-    close: () => {
-      try {
-        python(() => glue.close(result));
-      } finally {
-        iterator?.destroy();
-        result.destroy();
-      }
-    },
-  };
-}
-
-/** The body is over the limit: a 413, and one line saying which limit. */
-function tooLarge(
-  environ: Environ,
-  startResponse: Parameters<Application>[1],
-  limit: number,
-): Body {
-  const { REQUEST_METHOD, REQUEST_URI } = environ;
-  environ["wsgi.errors"].write(
-    `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: the request body is over the Python application's limit of ${limit} bytes (maxContentLength); answered 413\n`,
-  );
-  startResponse("413 Content Too Large", [
-    ["Content-Type", "text/plain; charset=utf-8"],
-  ]);
-  return [`The request body is over ${limit} bytes.\n`];
-}
-
-// -- Python's errors, told in Python's words -----------------------------------------
-
-/** Pyodide's own frames and the glue's say nothing about the application. */
-const GLUE_FRAME = new RegExp(
-  String
-    .raw`^  File "(?:${GLUE_FILE}|/lib/python[\d.]+\.zip/_pyodide/[^"]*)".*\n(?:    .*\n)*`,
-  "gm",
-);
-
-/**
- * Runs a call into Python; a Python exception comes out as a
- * {@linkcode PythonException} holding its traceback, trimmed of the glue.
- */
-function python<T>(
-  call: () => T,
-  summarize?: (error: unknown) => string | undefined,
-): T {
-  try {
-    return call();
-  } catch (error) {
-    if (!(error instanceof Error) || error.constructor.name !== "PythonError") {
-      throw error;
-    }
-    const traceback = error.message.replace(GLUE_FRAME, "");
-    throw new PythonException(traceback, summarize?.(error));
-  }
-}
-
-/** One line for an import that wanted a native extension module. */
-function nativeHint(glue: Glue, error: unknown): string | undefined {
-  const type = (error as { type?: string }).type;
-  if (type !== "ModuleNotFoundError" && type !== "ImportError") return;
-  const name = /No module named '([^']+)'/.exec((error as Error).message)?.[1];
-  if (name === undefined) return;
-  const found = glue.native_hint(name);
-  if (found === undefined) return;
-  return `cannot import ${name}: ${found} is a native extension module, built for CPython on this machine; Pyodide runs Python as WebAssembly and loads only pure-Python modules`;
 }

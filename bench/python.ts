@@ -1,10 +1,13 @@
 /**
  * Python on the gateway against Python's own servers, over loopback: the
  * lesson's page (bench/peers/holamundo.py, the same file for everyone) on
- * the gateway through Pyodide, under gunicorn (2 sync workers) and under
- * wsgiref; and a small Flask app (bench/peers/flask_app.py) on the gateway
- * and under gunicorn. Every server starts once; then rounds of `wrk -t1`,
- * one server after the other in each round, and the medians.
+ * the gateway through Pyodide, with two interpreters either way (`server.ts
+ * -w 2`: two processes of one; `--threads 2`: one process of two), under
+ * gunicorn (2 sync workers) and under wsgiref; and a small Flask app
+ * (bench/peers/flask_app.py) on the gateway and under gunicorn. Every
+ * server starts once; then rounds of `wrk -t1`, one server after the other
+ * in each round, and the medians; at the end, each server's peak RSS (its
+ * process tree's VmHWM, summed).
  *
  *     deno run -A bench/python.ts [--rounds 5] [--duration 5] [--connections 10] [--write]
  *
@@ -32,19 +35,22 @@ const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 
-function gateway(file: string, callable: string, ...path: string[]) {
+/** server.ts itself, with `-w 2` or `--threads 2`: two interpreters either way. */
+function gateway(flags: string[], spec: string, ...path: string[]) {
   return {
     command: Deno.execPath(),
     args: (port: number) => [
       "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "bench/servers/python.ts",
-      String(port),
-      file,
-      callable,
-      ...path,
+      "-A",
+      "server.ts",
+      "--no-access-log",
+      "-b",
+      `127.0.0.1:${port}`,
+      ...flags,
+      ...path.flatMap((dir) => ["--pythonpath", dir]),
+      spec,
     ],
+    stop: "SIGTERM" as const,
   };
 }
 
@@ -68,8 +74,12 @@ const GROUPS: { app: string; contestants: Contestant[] }[] = [
     app: "the lesson's page (holamundo.py)",
     contestants: [
       {
-        name: "Deno gateway + Pyodide",
-        ...gateway("bench/peers/holamundo.py", "application"),
+        name: "Deno gateway + Pyodide, -w 2",
+        ...gateway(["-w", "2"], "bench/peers/holamundo.py"),
+      },
+      {
+        name: "Deno gateway + Pyodide, --threads 2",
+        ...gateway(["--threads", "2"], "bench/peers/holamundo.py"),
       },
       {
         name: "gunicorn, 2 sync workers",
@@ -86,13 +96,48 @@ const GROUPS: { app: string; contestants: Contestant[] }[] = [
     app: "a small Flask app (flask_app.py)",
     contestants: [
       {
-        name: "Deno gateway + Pyodide",
-        ...gateway("bench/peers/flask_app.py", "app", DIST_PACKAGES),
+        name: "Deno gateway + Pyodide, -w 2",
+        ...gateway(["-w", "2"], "bench/peers/flask_app.py:app", DIST_PACKAGES),
+      },
+      {
+        name: "Deno gateway + Pyodide, --threads 2",
+        ...gateway(
+          ["--threads", "2"],
+          "bench/peers/flask_app.py:app",
+          DIST_PACKAGES,
+        ),
       },
       { name: "gunicorn, 2 sync workers", ...gunicorn("flask_app:app") },
     ],
   },
 ];
+
+/** The peak RSS of a process and its descendants (VmHWM, summed), in MiB. */
+function peakRss(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...children.get(ppid) ?? [], Number(entry.name)]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  let kib = 0;
+  for (const stack = [pid]; stack.length > 0;) {
+    const next = stack.pop()!;
+    try {
+      const status = Deno.readTextFileSync(`/proc/${next}/status`);
+      kib += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    } catch {
+      // Gone meanwhile.
+    }
+    stack.push(...children.get(next) ?? []);
+  }
+  return kib / 1024;
+}
 
 const servers = [];
 try {
@@ -128,8 +173,8 @@ try {
       )
     } on ${navigator.hardwareConcurrency} cores.`,
     "",
-    "| app | server | req/s | p99 ms | gateway ÷ this |",
-    "| --- | --- | ---: | ---: | ---: |",
+    "| app | server | req/s | p99 ms | first row ÷ this | peak RSS MiB (process tree) |",
+    "| --- | --- | ---: | ---: | ---: | ---: |",
   ];
   let at = 0;
   for (const { app, contestants } of GROUPS) {
@@ -140,7 +185,9 @@ try {
       lines.push(
         `| ${app} | ${server.contestant.name} | ${rps.toFixed(0)} | ${
           median(p99s.get(server)!).toFixed(2)
-        } | ${(ours / rps).toFixed(2)} |`,
+        } | ${(ours / rps).toFixed(2)} | ${
+          peakRss(server.child.pid).toFixed(0)
+        } |`,
       );
     }
   }

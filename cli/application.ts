@@ -16,7 +16,10 @@ import { demoApp } from "./simple_server.ts";
 export async function application(command: Command): Promise<Application> {
   let app = command.module === undefined
     ? demoApp
-    : await loadApplication(command.module, command.pythonPath);
+    : await loadApplication(command.module, command.pythonPath, command);
+  if (command.module === undefined && command.threads !== undefined) {
+    throw new UsageError(THREADS_FOR_PYTHON);
+  }
   if (Object.keys(command.statics).length > 0) {
     app = sharedData(app, command.statics);
   }
@@ -31,13 +34,38 @@ export async function application(command: Command): Promise<Application> {
   });
 }
 
-/** `path/app.ts:name` → the application it exports. */
+const THREADS_FOR_PYTHON =
+  "--threads is for a Python app; a TypeScript app runs on the main thread (use -w N for more cores)";
+
+/** What the command says about Python's interpreters. */
+type Interpreters = Pick<Command, "threads" | "queue" | "workers">;
+
+/**
+ * `module:name` → the application. A `.py` file, or a dotted name with no
+ * `.ts`/`.js` ending (`flaskapp`, `mysite.wsgi`, gunicorn's spelling), is
+ * Python; so `x:app` is x.py even where x.ts exists, and `x.ts:app` is x.ts.
+ */
 export async function loadApplication(
   spec: string,
   pythonPath: string[],
+  interpreters: Interpreters = { workers: 1 },
 ): Promise<Application> {
-  const [, path, name] = /^(.*?)(?::([A-Za-z_$][\w$]*))?$/.exec(spec)!;
-  if (path.endsWith(".py")) return await loadPython(path, name, pythonPath);
+  const colon = spec.lastIndexOf(":");
+  const named = colon > 0 && !spec.slice(colon + 1).includes("/");
+  const path = named ? spec.slice(0, colon) : spec;
+  const name = named ? spec.slice(colon + 1) : undefined;
+  if (
+    path.endsWith(".py") ||
+    (/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(path) && !SCRIPT.test(path))
+  ) {
+    return await loadPython(path, name, pythonPath, interpreters);
+  }
+  if (interpreters.threads !== undefined) {
+    throw new UsageError(THREADS_FOR_PYTHON);
+  }
+  if (name !== undefined && !/^[A-Za-z_$][\w$]*$/.test(name)) {
+    throw new UsageError(`${spec}: ${name} is not a JavaScript name`);
+  }
   let module: Record<string, unknown>;
   try {
     module = await import(moduleUrl(path));
@@ -64,14 +92,18 @@ export async function loadApplication(
   return app as Application;
 }
 
+/** Endings that make a dotted name a script, not a Python module. */
+const SCRIPT = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs|json)$/;
+
 /**
- * A `.py` file, through python.ts, imported only now: the core keeps no
- * npm dependency, and a TypeScript app never starts Pyodide.
+ * A Python application, through python.ts, imported only now: the core
+ * keeps no npm dependency, and a TypeScript app never starts Pyodide.
  */
 async function loadPython(
   path: string,
   callable: string | undefined,
   pythonPath: string[],
+  { threads, queue, workers }: Interpreters,
 ): Promise<Application> {
   // A specifier Deno does not follow ahead of time, so the module graph of
   // server.ts holds no npm package.
@@ -80,18 +112,28 @@ async function loadPython(
     python
   );
   try {
-    const app = await loadPythonApp(path, { callable, pythonPath });
-    const { version, startup } = app.python;
+    const app = await loadPythonApp(path, {
+      callable,
+      pythonPath,
+      threads,
+      queue,
+      multiprocess: workers > 1,
+    });
+    const { version, startup, threads: k } = app.python;
     console.log(
-      `Python ${version} (Pyodide) started in ${(startup / 1000).toFixed(1)} s`,
+      `Python ${version} (Pyodide) started in ${
+        (startup / 1000).toFixed(1)
+      } s` +
+        (k > 1 ? `: ${k} interpreters` : ""),
     );
     return app;
   } catch (error) {
+    // The traceback first, for a bug in the file; the usage line last.
     if (error instanceof PythonException) {
-      // The traceback first, for a bug in the file; the usage line last.
-      console.error(error.stack);
-    } else if (!(error instanceof TypeError)) throw error;
-    throw new UsageError(`cannot load ${path}: ${error.message}`);
+      console.error((error as { traceback?: string }).traceback ?? error.stack);
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`cannot load ${path}: ${reason.split("\n")[0]}`);
   }
 }
 
@@ -103,8 +145,19 @@ async function loadPython(
 export interface PythonModule {
   loadPythonApp(
     path: string,
-    options: { callable?: string; pythonPath?: string[] },
-  ): Promise<Application & { python: { version: string; startup: number } }>;
+    options: {
+      callable?: string;
+      pythonPath?: string[];
+      threads?: number;
+      queue?: number;
+      multiprocess?: boolean;
+    },
+  ): Promise<
+    Application & {
+      python: { version: string; startup: number; threads: number };
+      close(): void;
+    }
+  >;
   PythonException: new (...args: never[]) => Error;
 }
 

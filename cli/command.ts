@@ -132,6 +132,23 @@ const FLAGS: Flag[] = [
     ],
   },
   {
+    names: "--threads K",
+    group: "workers",
+    help: [
+      "K Python interpreters per process, each in a thread of",
+      "its own, one request each at a time (default 1; ~200 MiB",
+      "each); for a .py app only",
+    ],
+  },
+  {
+    names: "--queue N",
+    group: "workers",
+    help: [
+      "requests that may wait for a Python interpreter, else",
+      "503 (default 100)",
+    ],
+  },
+  {
     names: "--graceful-timeout S",
     group: "workers",
     help: [
@@ -335,6 +352,9 @@ export interface Command {
   statics: Record<string, string>;
   /** Folders put on sys.path for a Python application. */
   pythonPath: string[];
+  /** Python interpreters per process, and requests that may wait for one. */
+  threads?: number;
+  queue?: number;
   tuning: Pick<GatewayOptions, Tuning["key"]>;
 }
 
@@ -443,6 +463,12 @@ export function parseCommand(args: string[]): Command {
       case "-w":
       case "--workers":
         command.workers = parseCount(flag, value(), 1);
+        break;
+      case "--threads":
+        command.threads = parseCount(flag, value(), 1);
+        break;
+      case "--queue":
+        command.queue = parseCount(flag, value(), 0);
         break;
       case "--proxy-hops":
         command.proxyHops = parseCount(flag, value(), 0);

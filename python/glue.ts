@@ -1,9 +1,16 @@
 /**
- * The Python half of `python.ts`: the code that runs inside Pyodide to load
- * a `.py` file and to call its WSGI callable with a real PEP 3333 environ.
- * Kept as Python, not as JavaScript calls into Python, because every
- * crossing between the two costs a conversion: one crossing per call, per
- * chunk and per close is the budget.
+ * The Python half of the interpreters: the code that runs inside Pyodide,
+ * in each worker thread (`python/worker.ts`), to load the application and
+ * to call it with a real PEP 3333 environ. Kept as Python, not as
+ * JavaScript calls into Python, because every crossing between the two
+ * costs a conversion: one crossing per request, per chunk and per read is
+ * the budget.
+ *
+ * Waiting is done with `pyodide.ffi.run_sync` on a JavaScript promise (JSPI:
+ * the WebAssembly stack is suspended, the worker's event loop runs): a read
+ * of `wsgi.input` waits for the network, `time.sleep` waits on a timer, a
+ * streamed response waits for the client to take its chunks. So `handle`
+ * is always called through `callPromising()`.
  *
  * @module
  */
@@ -11,27 +18,61 @@
 /** The file name Python gives this code in tracebacks, to trim them. */
 export const GLUE_FILE = "<denowsgi>";
 
-/** Defines `load`, `call`, `step`, `close` and `native_hint` in Python. */
+/** Defines `setup`, `load`, `handle` and `native_hint` in Python. */
 export const GLUE = `
-import glob, io, importlib.util, os, sys
-from pyodide.ffi import to_js
+import glob, importlib, importlib.util, io, os, reprlib, sys, time, traceback
+from pyodide.ffi import to_js, run_sync, can_run_sync
 from wsgiref.util import FileWrapper
 
 # Python would write .pyc files into the host's folders (dist-packages too).
 sys.dont_write_bytecode = True
 
+HOST = None
+APP = None
+MULTIPROCESS = False
+_sleep = time.sleep
 
-def load(path, name):
-    module_name = os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    app = getattr(module, name, None)
-    if not callable(app):
-        names = ", ".join(n for n in vars(module) if not n.startswith("_"))
-        return f"{path} has no callable named {name} (it defines: {names or 'nothing'})"
-    return app
+
+def sleep(seconds):
+    """time.sleep that lets the worker's event loop run, costing no CPU."""
+    if seconds > 0 and can_run_sync():
+        if run_sync(HOST.sleep(seconds * 1000)):
+            raise KeyboardInterrupt("interrupted while asleep")
+    else:
+        _sleep(seconds)
+
+
+def setup(host, environment, multiprocess):
+    global HOST, MULTIPROCESS
+    HOST = host
+    MULTIPROCESS = bool(multiprocess)
+    if environment is not None:
+        os.environ.clear()
+        os.environ.update(environment)
+    time.sleep = sleep
+
+
+def load(kind, target, name, label):
+    """Loads the application; None, or one line saying why not."""
+    global APP
+    if kind == "file":
+        module_name = os.path.splitext(os.path.basename(target))[0]
+        spec = importlib.util.spec_from_file_location(module_name, target)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(target)
+    found = module
+    for part in name.split("."):
+        if not hasattr(found, part):
+            names = ", ".join(n for n in vars(module) if not n.startswith("_"))
+            return f"{label} has no callable named {name} (it defines: {names or 'nothing'})"
+        found = getattr(found, part)
+    if not callable(found):
+        return f"{label}: {name} is not callable (it is {type(found).__name__} {reprlib.repr(found)})"
+    APP = found
+    return None
 
 
 def native_hint(name):
@@ -48,68 +89,169 @@ def native_hint(name):
 class Errors:
     """wsgi.errors: text, written to the gateway's error stream."""
 
-    def __init__(self, stream):
-        self._stream = stream
-
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError(f"wsgi.errors.write() takes str, not {type(text).__name__}")
-        self._stream.write(text)
+        HOST.log(text)
 
     def writelines(self, lines):
         for line in lines:
             self.write(line)
 
     def flush(self):
-        self._stream.flush()
+        pass
+
+
+ERRORS = Errors()
+
+
+class Input(io.RawIOBase):
+    """The request body, read from the network as Python reads it."""
+
+    def __init__(self, has_body):
+        self._open = has_body
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self._open or len(buffer) == 0:
+            return 0
+        data = run_sync(HOST.read(len(buffer)))
+        if data is False:
+            self._open = False
+            raise KeyboardInterrupt("interrupted while reading wsgi.input")
+        if isinstance(data, str):
+            self._open = False
+            raise OSError(data)
+        if data is None:
+            self._open = False
+            return 0
+        size = data.length
+        data.assign_to(memoryview(buffer)[:size])
+        return size
+
+
+class Cancelled(Exception):
+    """The client is gone: stop pulling the body."""
+
+
+def safe(value):
+    """A value postMessage can carry: str and bytes as they are."""
+    if isinstance(value, (str, bytes)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [safe(v) for v in value]
+    # Not a str: the gateway's rules name it, as they would in TypeScript.
+    return {"python": type(value).__name__, "repr": repr(value)}
 
 
 def chunk(value):
     """A chunk as JavaScript takes it: bytes become a Uint8Array."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return to_js(bytes(value))
-    return value
+    if isinstance(value, str):
+        return value
+    if value is None:
+        raise TypeError("the body gave None; a chunk is bytes (or str)")
+    return to_js(safe(value), dict_converter=dict_to_js)
 
 
-def call(app, pairs, body, errors, start):
+def dict_to_js(pairs):
+    from js import Object
+    return Object.fromEntries(to_js(pairs))
+
+
+class FastFileWrapper(FileWrapper):
+    """wsgi.file_wrapper: a real file is sent by the gateway, not read here."""
+
+
+def handle(pairs, has_body, multiprocess):
+    # The environ's strings come as one, NUL-separated (no value holds a
+    # NUL: the main thread checked), else as an array.
+    pairs = pairs.split("\\0") if type(pairs) is str else pairs.to_py()
     environ = dict(zip(pairs[::2], pairs[1::2]))
     environ["wsgi.version"] = (1, 0)
-    environ["wsgi.input"] = io.BytesIO(body.to_bytes() if body else b"")
-    environ["wsgi.errors"] = Errors(errors)
-    environ["wsgi.file_wrapper"] = FileWrapper
+    environ["wsgi.run_once"] = False
+    environ["wsgi.input_terminated"] = True
+    environ["wsgi.input"] = io.BufferedReader(Input(has_body), 65536)
+    environ["wsgi.errors"] = ERRORS
+    environ["wsgi.file_wrapper"] = FastFileWrapper
+    # One request at a time per interpreter: the same app object is never
+    # called by two threads at once; other interpreters are other processes.
+    environ["wsgi.multithread"] = False
+    environ["wsgi.multiprocess"] = MULTIPROCESS or multiprocess
+    starts = []
+    sent = False
+
+    def head():
+        nonlocal sent
+        if sent:
+            return None
+        sent = True
+        if len(starts) == 1 and starts[0][2] is None:
+            status, headers, _ = starts[0]
+            # One call of str: one string, NUL-separated, crosses cheaply.
+            if type(status) is str and "\\0" not in status:
+                flat = [status]
+                for pair in headers:
+                    if len(pair) != 2:
+                        break
+                    name, value = pair
+                    if type(name) is not str or type(value) is not str:
+                        break
+                    if "\\0" in name or "\\0" in value:
+                        break
+                    flat.append(name)
+                    flat.append(value)
+                else:
+                    return "\\0".join(flat)
+        return to_js([[safe(a), safe(b), c] for a, b, c in starts], dict_converter=dict_to_js)
+
+    def emit(value):
+        state = HOST.send(head(), chunk(value))
+        if state == 1:
+            state = run_sync(HOST.drained())
+        if state == 2:
+            raise Cancelled()
 
     def write(data):
-        js_write(chunk(data))
+        emit(data)
 
     def start_response(status, headers, exc_info=None):
-        nonlocal js_write
-        js_write = start(status, to_js(headers), exc_info and repr(exc_info[1]))
-        if js_write is None:
+        if exc_info and sent:
             # The response had started: PEP 3333 says re-raise exc_info.
             raise exc_info[1].with_traceback(exc_info[2])
+        starts.append((status, headers, exc_info and repr(exc_info[1])))
         return write
 
-    js_write = None
-    result = app(environ, start_response)
-    if type(result) in (list, tuple):
-        return to_js([chunk(value) for value in result])
-    return result
-
-
-def iterate(result):
-    return iter(result)
-
-
-def step(iterator):
-    """The next chunk, or None at the end."""
-    for value in iterator:
-        if value is None:
-            raise TypeError("the body gave None; a chunk is bytes (or str)")
-        return chunk(value)
-    return None
-
-
-def close(result):
-    if hasattr(result, "close"):
-        result.close()
+    result = None
+    chunks = None
+    error = None
+    try:
+        result = APP(environ, start_response)
+        if type(result) in (list, tuple):
+            if len(result) == 1 and isinstance(result[0], (bytes, str)):
+                chunks = chunk(result[0])
+            else:
+                chunks = to_js([chunk(value) for value in result])
+        else:
+            file = getattr(result, "filelike", None) if isinstance(result, FastFileWrapper) else None
+            name = getattr(file, "name", None)
+            if isinstance(name, str) and os.path.isfile(name) and hasattr(file, "tell"):
+                chunks = to_js([{"file": os.path.abspath(name), "offset": file.tell()}], dict_converter=dict_to_js)
+            else:
+                for value in result:
+                    emit(value)
+    except Cancelled:
+        pass
+    except BaseException as exc:
+        error = "".join(traceback.format_exception(exc))
+    finally:
+        if hasattr(result, "close"):
+            try:
+                result.close()
+            except BaseException as exc:
+                error = (error or "") + "".join(traceback.format_exception(exc))
+    HOST.end(head(), chunks, error)
 `;

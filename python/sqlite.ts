@@ -38,7 +38,7 @@ async function source(name: string): Promise<string> {
  * Python's working folder (`os.getcwd()`), which is the host's own path for
  * a folder mounted at its own path, as `python.ts` mounts them. Idempotent.
  *
- * `python.ts` calls it once, right after `loadPyodide()`; a test that loads
+ * `python/worker.ts` calls it once, right after `loadPyodide()`; a test that loads
  * Pyodide itself calls it the same way (tests/sqlite_test.ts).
  */
 export async function installSqlite(pyodide: PyodideInterface): Promise<void> {
