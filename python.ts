@@ -108,6 +108,15 @@ export interface PythonOptions {
 export type PythonApplication = Application & {
   /** The Python version, how long Pyodide took to start (ms), threads. */
   readonly python: { version: string; startup: number; threads: number };
+  /**
+   * Loads the application again from its files, in the running
+   * interpreters (what `server.ts --reload` does for a `.py` app): modules
+   * loaded from the app's folder are read again, the rest (Flask, the
+   * standard library) stay. Resolves to the milliseconds it took; rejects
+   * with a {@linkcode PythonException} when the new code does not load, and
+   * the last application that loaded keeps serving.
+   */
+  reload(): Promise<number>;
   /** Ends the interpreters' threads. */
   close(): void;
   [Symbol.dispose](): void;
@@ -192,6 +201,14 @@ export async function loadPythonApp(
   const close = () => pool.close();
   return Object.assign(pool.app, {
     python: { version: pool.version, startup: pool.startup, threads },
+    reload: async () => {
+      try {
+        return await pool.reload();
+      } catch (error) {
+        if (error instanceof LoadFailure) throw new TypeError(error.message);
+        throw error;
+      }
+    },
     close,
     [Symbol.dispose]: close,
   });

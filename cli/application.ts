@@ -50,14 +50,8 @@ export async function loadApplication(
   pythonPath: string[],
   interpreters: Interpreters = { workers: 1 },
 ): Promise<Application> {
-  const colon = spec.lastIndexOf(":");
-  const named = colon > 0 && !spec.slice(colon + 1).includes("/");
-  const path = named ? spec.slice(0, colon) : spec;
-  const name = named ? spec.slice(colon + 1) : undefined;
-  if (
-    path.endsWith(".py") ||
-    (/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(path) && !SCRIPT.test(path))
-  ) {
+  const [path, name] = split(spec);
+  if (isPython(spec)) {
     return await loadPython(path, name, pythonPath, interpreters);
   }
   if (interpreters.threads !== undefined) {
@@ -95,6 +89,33 @@ export async function loadApplication(
 /** Endings that make a dotted name a script, not a Python module. */
 const SCRIPT = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs|json)$/;
 
+/** `path:name` → the path and the name, if one is given. */
+function split(spec: string): [string, string | undefined] {
+  const colon = spec.lastIndexOf(":");
+  const named = colon > 0 && !spec.slice(colon + 1).includes("/");
+  return named
+    ? [spec.slice(0, colon), spec.slice(colon + 1)]
+    : [spec, undefined];
+}
+
+/** Whether `module[:name]` names a Python application. */
+export function isPython(spec: string): boolean {
+  const [path] = split(spec);
+  return path.endsWith(".py") ||
+    (/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(path) && !SCRIPT.test(path));
+}
+
+/** The Python application this process loaded, for `--reload`. */
+let python: { reload(): Promise<number> } | undefined;
+
+/**
+ * Loads the Python application of this process again from its files, in
+ * its running interpreters (python.ts `reload`); resolves to the ms it took.
+ */
+export function reloadPython(): Promise<number> {
+  return python!.reload();
+}
+
 /**
  * A Python application, through python.ts, imported only now: the core
  * keeps no npm dependency, and a TypeScript app never starts Pyodide.
@@ -107,9 +128,9 @@ async function loadPython(
 ): Promise<Application> {
   // A specifier Deno does not follow ahead of time, so the module graph of
   // server.ts holds no npm package.
-  const python = "../python.ts";
+  const module = "../python.ts";
   const { loadPythonApp, PythonException }: PythonModule = await import(
-    python
+    module
   );
   try {
     const app = await loadPythonApp(path, {
@@ -119,6 +140,7 @@ async function loadPython(
       queue,
       multiprocess: workers > 1,
     });
+    python = app;
     const { version, startup, threads: k } = app.python;
     console.log(
       `Python ${version} (Pyodide) started in ${
@@ -155,6 +177,7 @@ export interface PythonModule {
   ): Promise<
     Application & {
       python: { version: string; startup: number; threads: number };
+      reload(): Promise<number>;
       close(): void;
     }
   >;

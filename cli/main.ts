@@ -6,10 +6,12 @@
  */
 
 import config from "../deno.json" with { type: "json" };
-import { application } from "./application.ts";
+import { application, isPython, reloadPython } from "./application.ts";
 import { type Command, parseCommand, usage, UsageError } from "./command.ts";
 import { configArgs } from "./config.ts";
 import { serveCommand } from "./listen.ts";
+import { say } from "./logs.ts";
+import { watchApp } from "./reload.ts";
 import { keepGoing } from "./survive.ts";
 import { supervise } from "./supervisor.ts";
 
@@ -26,6 +28,18 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     setUp(command);
+    // A learner's .py: reloaded in its running interpreter, in milliseconds,
+    // rather than by a new process that starts Pyodide again.
+    if (command.reload && pythonAlone(command)) {
+      const app = await application(command);
+      keepGoing();
+      const watch = watchApp(command, reload);
+      try {
+        return await serveCommand(command, app);
+      } finally {
+        watch.close();
+      }
+    }
     // One process unless asked: a learner's Ctrl+C, trace and errors stay
     // those of one program.
     if (
@@ -41,6 +55,34 @@ export async function main(args: string[]): Promise<number> {
     if (!(error instanceof UsageError)) throw error;
     console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
     return 2;
+  }
+}
+
+/** A Python app in one process, which nothing else asks to supervise. */
+function pythonAlone(command: Command): boolean {
+  return command.module !== undefined && isPython(command.module) &&
+    command.workers === 1 && command.timeout === undefined &&
+    command.maxRequests === 0;
+}
+
+/** `--reload` of a Python app: loaded again in place, or the last one kept. */
+async function reload(path: string): Promise<void> {
+  say(`[wsgi] reload: ${path} changed`, "info");
+  try {
+    const ms = await reloadPython();
+    say(`[wsgi] reload: loaded again in ${ms.toFixed(0)} ms`, "info");
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    // The traceback first, for a bug in the file; the one line last.
+    if (error instanceof Error && error.name === "PythonException") {
+      say(String(error.stack), "error");
+    }
+    say(
+      `[wsgi] reload: the new code did not load (${
+        why.split("\n").at(-1)
+      }); still serving the last good version`,
+      "error",
+    );
   }
 }
 

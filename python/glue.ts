@@ -75,6 +75,28 @@ def load(kind, target, name, label):
     return None
 
 
+def reload(kind, target, name, label, root):
+    """Loads the application again, in this interpreter: every module loaded
+    from the app's folder is forgotten first, so an edited helper is read
+    again too. None, or one line saying why not; then, or when it raises,
+    the last application that loaded stays."""
+    global APP
+    last = APP
+    root = root.rstrip("/") + "/"
+    for module_name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(root):
+            del sys.modules[module_name]
+    importlib.invalidate_caches()
+    try:
+        why = load(kind, target, name, label)
+    except BaseException:
+        APP = last
+        raise
+    if why is not None:
+        APP = last
+    return why
+
+
 def native_hint(name):
     """The native extension file a failed import of name wanted, if any."""
     parts = name.split(".")

@@ -41,6 +41,10 @@ class Interpreter {
   readonly interrupt = new Int32Array(new SharedArrayBuffer(4));
   exchange?: Exchange;
   dead = false;
+  /** Takes the worker's answer to a reload, while one is under way. */
+  reply?: (message: FromWorker) => void;
+  /** What runs once the request in progress is over (a reload). */
+  next?: () => void;
 
   constructor(onMessage: (message: FromWorker) => void) {
     this.worker = new Worker(new URL("./worker.ts", import.meta.url), {
@@ -102,7 +106,9 @@ export class Pool {
         },
       );
       const interpreter: Interpreter = new Interpreter((message) =>
-        interpreter.exchange
+        interpreter.reply
+          ? interpreter.reply(message)
+          : interpreter.exchange
           ? interpreter.exchange.receive(message)
           : settle(message)
       );
@@ -168,6 +174,44 @@ export class Pool {
     });
   };
 
+  /**
+   * Loads the application again from its files in every interpreter, each
+   * once its request in progress is over; resolves to the milliseconds the
+   * slowest took, or rejects with why the new code did not load (the
+   * interpreters keep the last application that did).
+   */
+  async reload(): Promise<number> {
+    const took = await Promise.all(
+      this.#all.map((interpreter) => this.#reload(interpreter)),
+    );
+    return Math.max(...took);
+  }
+
+  #reload(interpreter: Interpreter): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const go = () => {
+        interpreter.reply = (message) => {
+          interpreter.reply = undefined;
+          this.#release(interpreter);
+          if (message.t === "reloaded") resolve(message.ms);
+          else if (message.t === "failed") {
+            reject(
+              message.name === "PythonException"
+                ? new PythonException(message.traceback!, message.message)
+                : new LoadFailure(message.message),
+            );
+          }
+        };
+        interpreter.post({ t: "reload" });
+      };
+      const idle = this.#idle.indexOf(interpreter);
+      if (idle !== -1) {
+        this.#idle.splice(idle, 1);
+        go();
+      } else interpreter.next = go;
+    });
+  }
+
   /** Ends every interpreter; requests still waiting get a 503. */
   close(): void {
     for (const interpreter of this.#all) {
@@ -201,8 +245,13 @@ export class Pool {
   #release(interpreter: Interpreter): void {
     interpreter.exchange = undefined;
     if (interpreter.dead) return;
-    const next = this.#waiting.shift();
-    if (next) next.start(interpreter);
+    const next = interpreter.next;
+    if (next) {
+      interpreter.next = undefined;
+      return next();
+    }
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter.start(interpreter);
     else this.#idle.push(interpreter);
   }
 

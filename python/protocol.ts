@@ -52,7 +52,9 @@ export type ToWorker =
   /** The client is gone: stop the body. */
   | { t: "cancel" }
   /** The deadline passed: wake whatever waits; the buffer does the rest. */
-  | { t: "interrupt" };
+  | { t: "interrupt" }
+  /** The app's files changed: load it again, in this interpreter. */
+  | { t: "reload" };
 
 /** One `start_response` call: status, headers, exc_info's repr. */
 export type Start = [unknown, unknown, string | null | undefined];
@@ -69,6 +71,8 @@ export type Piece = Uint8Array | string | { file: string; offset: number };
 /** The worker to the main thread. */
 export type FromWorker =
   | { t: "ready"; version: string; startup: number }
+  /** The app loaded again (`reload`), in `ms`. */
+  | { t: "reloaded"; ms: number }
   | { t: "failed"; message: string; traceback?: string; name?: string }
   | { t: "read"; n: number }
   | { t: "log"; text: string }

@@ -39,6 +39,13 @@ const WINDOW = 256 * 1024;
 interface Glue {
   setup(host: unknown, environment: unknown, multiprocess: boolean): void;
   load(kind: string, target: string, name: string, label: string): unknown;
+  reload(
+    kind: string,
+    target: string,
+    name: string,
+    label: string,
+    root: string,
+  ): unknown;
   handle: { callPromising(...args: unknown[]): Promise<unknown> };
   native_hint(name: string): string | undefined;
 }
@@ -180,6 +187,9 @@ scope.onmessage = ({ data }) => {
       cancelled = true;
       wake(2);
       break;
+    case "reload":
+      reload();
+      break;
     case "interrupt":
       // Python waits, or is done: either way it runs no code now, so the
       // buffer is cleared and the wait told instead.
@@ -190,7 +200,45 @@ scope.onmessage = ({ data }) => {
   }
 };
 
+/** What the app was loaded with, to load it again. */
+let loaded: LoadMessage;
+
+/** Loads the app again from its files; says how it went. */
+function reload(): void {
+  const started = performance.now();
+  try {
+    const why = glue.reload(
+      loaded.kind,
+      loaded.target,
+      loaded.callable,
+      loaded.label,
+      loaded.cwd,
+    );
+    if (typeof why === "string") {
+      scope.postMessage({ t: "failed", message: why });
+    } else {
+      scope.postMessage({ t: "reloaded", ms: performance.now() - started });
+    }
+  } catch (error) {
+    scope.postMessage(failure(error));
+  }
+}
+
+/** A Python error as the main thread takes it: its last line and traceback. */
+function failure(error: unknown): FromWorker {
+  if (!(error instanceof Error) || error.constructor.name !== "PythonError") {
+    return { t: "failed", message: String(error) };
+  }
+  return {
+    t: "failed",
+    message: nativeHint(error) ?? error.message.trimEnd().split("\n").at(-1)!,
+    traceback: error.message,
+    name: "PythonException",
+  };
+}
+
 async function load(message: LoadMessage): Promise<void> {
+  loaded = message;
   const started = performance.now();
   pyodide = await loadPyodide();
   // sqlite3 over Deno's SQLite, and hashlib.pbkdf2_hmac (python/sqlite.ts).
@@ -203,7 +251,7 @@ async function load(message: LoadMessage): Promise<void> {
     pyodide.mountNodeFS(dir, dir);
   }
   pyodide.runPython(GLUE, { filename: GLUE_FILE });
-  const names = ["setup", "load", "handle", "native_hint"];
+  const names = ["setup", "load", "reload", "handle", "native_hint"];
   glue = Object.fromEntries(
     names.map((name) => [name, pyodide.globals.get(name)]),
   ) as unknown as Glue;
@@ -229,12 +277,7 @@ async function load(message: LoadMessage): Promise<void> {
     if (!(error instanceof Error) || error.constructor.name !== "PythonError") {
       throw error;
     }
-    scope.postMessage({
-      t: "failed",
-      message: nativeHint(error) ?? error.message.trimEnd().split("\n").at(-1)!,
-      traceback: error.message,
-      name: "PythonException",
-    });
+    scope.postMessage(failure(error));
     return;
   }
   if (failed !== undefined) {
