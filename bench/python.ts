@@ -4,7 +4,9 @@
  * the gateway through Pyodide, with two interpreters either way (`server.ts
  * -w 2`: two processes of one; `--threads 2`: one process of two), under
  * gunicorn (2 sync workers) and under wsgiref; and a small Flask app
- * (bench/peers/flask_app.py) on the gateway and under gunicorn. Every
+ * (bench/peers/flask_app.py) and a Flask view with a database
+ * (bench/peers/flask_sqlite.py: our sqlite3 against CPython's) on the
+ * gateway and under gunicorn. Every
  * server starts once; then rounds of `wrk -t1`, one server after the other
  * in each round, and the medians; at the end, each server's peak RSS (its
  * process tree's VmHWM, summed).
@@ -108,6 +110,21 @@ const GROUPS: { app: string; contestants: Contestant[] }[] = [
         ),
       },
       { name: "gunicorn, 2 sync workers", ...gunicorn("flask_app:app") },
+    ],
+  },
+  {
+    app:
+      "a Flask view with one indexed SELECT and one INSERT (flask_sqlite.py)",
+    contestants: [
+      {
+        name: "Deno gateway + Pyodide, -w 2",
+        ...gateway(
+          ["-w", "2"],
+          "bench/peers/flask_sqlite.py:app",
+          DIST_PACKAGES,
+        ),
+      },
+      { name: "gunicorn, 2 sync workers", ...gunicorn("flask_sqlite:app") },
     ],
   },
 ];
