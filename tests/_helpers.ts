@@ -292,3 +292,26 @@ export async function installed(
     return false;
   }
 }
+
+/**
+ * nginx on a recipe of deploy/: `{{NAME}}` filled from `fill` (PREFIX is
+ * `dir`, where the config, pid and temp files go), in the foreground.
+ */
+export async function startNginx(
+  recipe: string,
+  dir: string,
+  fill: Record<string, string>,
+): Promise<{ child: Deno.ChildProcess; stderr: Promise<string> }> {
+  const template = await Deno.readTextFile(recipe);
+  const values: Record<string, string> = { PREFIX: dir, ...fill };
+  await Deno.writeTextFile(
+    `${dir}/nginx.conf`,
+    template.replace(/\{\{(\w+)\}\}/g, (_, name) => values[name]),
+  );
+  const child = new Deno.Command("nginx", {
+    args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  return { child, stderr: new Response(child.stderr).text() };
+}

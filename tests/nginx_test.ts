@@ -14,7 +14,8 @@ import assert from "node:assert/strict";
 import type { Application } from "../mod.ts";
 import { proxyFix } from "../proxy.ts";
 import { caCert, cert, key } from "./fixtures/tls.ts";
-import { connect, installed, listen } from "./_helpers.ts";
+import { connect, installed, listen, startNginx } from "./_helpers.ts";
+import environJson from "./fixtures/environ_json.ts";
 
 const available = await installed("nginx", "-v") &&
   await installed("curl");
@@ -47,16 +48,7 @@ const app: Application = async (environ, startResponse) => {
       yield "second\n";
     })();
   }
-  startResponse("200 OK", [["Content-Type", "application/json"]]);
-  return [JSON.stringify({
-    REMOTE_ADDR: environ.REMOTE_ADDR,
-    scheme: environ["wsgi.url_scheme"],
-    HTTP_HOST: environ.HTTP_HOST,
-    SERVER_PORT: environ.SERVER_PORT,
-    SCRIPT_NAME: environ.SCRIPT_NAME,
-    PATH_INFO: environ.PATH_INFO,
-    orig: environ["deno.proxy_fix.orig"],
-  })];
+  return environJson(environ, startResponse);
 };
 const proxied = proxyFix(app, {
   for: 1,
@@ -121,27 +113,19 @@ Deno.test({
     await Deno.writeTextFile(`${dir}/key.pem`, key);
     const port = freePort();
     const tlsPort = freePort();
-    const template = await Deno.readTextFile("deploy/nginx.conf");
-    const fill: Record<string, string> = {
-      PREFIX: dir,
-      SOCKET: socket,
-      TCP_PORT: String(tcp.port),
-      LISTEN_PORT: String(port),
-      TLS_PORT: String(tlsPort),
-      CERT: `${dir}/cert.pem`,
-      KEY: `${dir}/key.pem`,
-      HEADER_TIMEOUT: "1s",
-    };
-    await Deno.writeTextFile(
-      `${dir}/nginx.conf`,
-      template.replace(/\{\{(\w+)\}\}/g, (_, name) => fill[name]),
+    const { child: nginx, stderr } = await startNginx(
+      "deploy/nginx.conf",
+      dir,
+      {
+        SOCKET: socket,
+        TCP_PORT: String(tcp.port),
+        LISTEN_PORT: String(port),
+        TLS_PORT: String(tlsPort),
+        CERT: `${dir}/cert.pem`,
+        KEY: `${dir}/key.pem`,
+        HEADER_TIMEOUT: "1s",
+      },
     );
-    const nginx = new Deno.Command("nginx", {
-      args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(nginx.stderr).text();
     const base = `http://localhost:${port}`;
     try {
       await ready(port);

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { installed } from "./_helpers.ts";
+import { installed, startNginx } from "./_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const available = await installed("nginx", "-v");
@@ -79,23 +79,15 @@ Deno.test({
     const hosts = [new Host(), new Host()];
     for (const host of hosts) await host.start(0);
     const port = freePort();
-    const template = await Deno.readTextFile("deploy/nginx-hosts.conf");
-    const fill: Record<string, string> = {
-      PREFIX: dir,
-      HOST_A: String(hosts[0].port),
-      HOST_B: String(hosts[1].port),
-      LISTEN_PORT: String(port),
-    };
-    await Deno.writeTextFile(
-      `${dir}/nginx.conf`,
-      template.replace(/\{\{(\w+)\}\}/g, (_, name) => fill[name]),
+    const { child: nginx, stderr: nginxErrors } = await startNginx(
+      "deploy/nginx-hosts.conf",
+      dir,
+      {
+        HOST_A: String(hosts[0].port),
+        HOST_B: String(hosts[1].port),
+        LISTEN_PORT: String(port),
+      },
     );
-    const nginx = new Deno.Command("nginx", {
-      args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const nginxErrors = new Response(nginx.stderr).text();
     const failures: string[] = [];
     const servedBy = new Set<string>();
     let sent = 0;
