@@ -91,7 +91,12 @@ export async function joinSupervisor(
   return {
     ready: () => send("ready"),
     recycle: () => send("recycle"),
-    failed: (reason) => send(`failed ${reason.replaceAll("\n", " ")}`),
+    // The worker exits next: the line must have left, not only be queued
+    // (under load a queued line was lost with the process).
+    failed: async (reason) => {
+      await send(`failed ${reason.replaceAll("\n", " ")}`);
+      await writer.close().catch(() => {});
+    },
     gone,
   };
 }

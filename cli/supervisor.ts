@@ -31,6 +31,9 @@ import { address } from "./listen.ts";
 import { openLogs, say as log } from "./logs.ts";
 import { type Watch, watchApp } from "./reload.ts";
 
+/** How long a worker's reason for failing may follow its exit. */
+const REASON_MS = 5000;
+
 /** The first wait before a worker is started again; it doubles up to MAX. */
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 10_000;
@@ -355,10 +358,11 @@ class Supervisor {
       ...fresh.map((worker) =>
         worker.child.status.then(async (status) => ({
           worker,
-          // Its reason may still be on its way on the channel.
+          // Its reason may still be on its way on the channel: on a busy
+          // machine the exit can be seen seconds before the line is read.
           reason: await Promise.race([
             worker.failure.promise,
-            sleep(500).then(() => `it exited with code ${status.code}`),
+            sleep(REASON_MS).then(() => `it exited with code ${status.code}`),
           ]),
         }))
       ),

@@ -108,11 +108,12 @@ export class Supervised implements AsyncDisposable {
       // Already exited.
     }
     await this.child.status;
-    await this.#done;
-    // Its workers follow it; make sure, whatever the test did.
+    // Its workers follow it; make sure, whatever the test did, before
+    // waiting for the output they share with it to end.
     for (const pid of this.started()) {
       if (await alive(pid)) await killHard(pid);
     }
+    await within("the output's end", this.#done);
   }
 }
 
