@@ -10,56 +10,31 @@
 
 import assert from "node:assert/strict";
 import { installed, startNginx } from "./_helpers.ts";
+import { ServerProcess } from "./_process.ts";
 
-const ROOT = new URL("..", import.meta.url);
 const available = await installed("nginx", "-v");
 if (!available) console.log("rolling restart test skipped: no nginx");
 
-/** One gateway host: `server.ts` on a loopback port. */
+/** One gateway host: `server.ts` on a loopback port, stopped and started. */
 class Host {
-  child!: Deno.ChildProcess;
+  server?: ServerProcess;
   port = 0;
-  #stderr?: Promise<string>;
 
   /** Starts it, on `port` (0: any), and waits for its Serving line. */
   async start(port: number): Promise<void> {
-    this.child = new Deno.Command("deno", {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "server.ts",
-        "-b",
-        `127.0.0.1:${port}`,
-        "--no-access-log",
-        "tests/fixtures/health.ts",
-      ],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#stderr = new Response(this.child.stderr).text();
-    const reader = this.child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let seen = "";
-    while (!seen.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) {
-        throw new Error(`server.ts did not start: ${await this.#stderr}`);
-      }
-      seen += value;
-    }
-    reader.releaseLock();
-    this.port = Number(/:(\d+)\//.exec(seen)![1]);
+    this.server = new ServerProcess([
+      "-b",
+      `127.0.0.1:${port}`,
+      "--no-access-log",
+      "tests/fixtures/health.ts",
+    ]);
+    this.port = Number(new URL(await this.server.url).port);
   }
 
   /** SIGTERM, as a rolling restart sends it; resolves with the exit code. */
   async stop(): Promise<number> {
-    this.child.kill("SIGTERM");
-    const { code } = await this.child.status;
-    await this.child.stdout.cancel().catch(() => {});
-    await this.#stderr;
+    const { code } = await this.server!.stop();
+    await this.server![Symbol.asyncDispose]();
     return code;
   }
 }
