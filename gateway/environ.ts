@@ -67,6 +67,7 @@ export function makeEnviron(
   environ["deno.request"] = request;
   if (info !== undefined) environ["deno.info"] = info;
   const lazy = new Lazy(head, info, context, signals);
+  lazy.target = environ;
   (environ as unknown as Record<symbol, Lazy>)[LAZY] = lazy;
   return lazy.proxy = new Proxy(environ, lazy);
 }
@@ -103,6 +104,8 @@ const INSPECTABLE = Object.create(Object.prototype, {
 class Lazy implements ProxyHandler<Environ> {
   /** The environ these traps serve, to tell its writes from a child's. */
   proxy?: Environ;
+  /** What the proxy stands for: the keys filled so far. */
+  target?: Environ;
   /** What `Object.getPrototypeOf` answers while the target's is ours. */
   #prototype: object | null = Object.prototype;
   #signals: SignalSource;
@@ -179,7 +182,7 @@ class Lazy implements ProxyHandler<Environ> {
   }
 
   ownKeys(environ: Environ): (string | symbol)[] {
-    for (const group of GROUPS) this.#fill(environ, group);
+    for (const group of GROUPS) this.fill(environ, group);
     return Reflect.ownKeys(environ).filter((key) => key !== LAZY);
   }
 
@@ -207,7 +210,7 @@ class Lazy implements ProxyHandler<Environ> {
    * target is the whole environ, printable and freezable as it is.
    */
   #settle(environ: Environ): void {
-    for (const group of GROUPS) this.#fill(environ, group);
+    for (const group of GROUPS) this.fill(environ, group);
     delete (environ as unknown as Record<symbol, Lazy>)[LAZY];
   }
 
@@ -218,7 +221,7 @@ class Lazy implements ProxyHandler<Environ> {
   #find(environ: Environ, key: string | symbol): void {
     const group = typeof key === "string" ? groupOf(key) : 0;
     if (group !== HEADERS) {
-      if (group !== 0) this.#fill(environ, group);
+      if (group !== 0) this.fill(environ, group);
       return;
     }
     const header = key as string;
@@ -244,11 +247,11 @@ class Lazy implements ProxyHandler<Environ> {
   #claim(environ: Environ, key: string | symbol): boolean {
     const group = typeof key === "string" ? groupOf(key) : 0;
     if (group === HEADERS) return true;
-    if (group !== 0) this.#fill(environ, group);
+    if (group !== 0) this.fill(environ, group);
     return false;
   }
 
-  #fill(environ: Environ, group: number): boolean {
+  fill(environ: Environ, group: number): boolean {
     if ((this.#unfilled & group) === 0) return false;
     this.#unfilled &= ~group;
     if (group === TARGET) fillTarget(environ, this.#head);
@@ -288,7 +291,7 @@ class Lazy implements ProxyHandler<Environ> {
 
   /** A group first touched after Deno let go of the request: say so, once. */
   #tooLate(environ: Environ, group: number, error: unknown): void {
-    this.#fill(environ, TARGET);
+    this.fill(environ, TARGET);
     const keys = group === REMOTE ? "REMOTE_ADDR and REMOTE_PORT" : "headers";
     this.#context.errors.write(
       `[wsgi] ${environ.REQUEST_METHOD} ${environ.REQUEST_URI}: the environ's ${keys} were first read after the response was sent, when Deno no longer holds the request, so they read as absent; read or copy them while handling the request (${error})\n`,
@@ -514,6 +517,27 @@ function sequenceAt(bytes: number[], i: number): number {
     if (bytes[i + k] < 0x80 || bytes[i + k] > 0xbf) return 0;
   }
   return length;
+}
+
+/**
+ * Every key of the environ whose value is a string, and its value, in one
+ * list (key, value, …): what crosses to another thread. A lazy environ has
+ * its groups filled and is then read past its traps, which would cost a
+ * call per key; it makes no `deno.signal`, which is not a string.
+ */
+export function stringPairs(environ: Environ): string[] {
+  const lazy = (environ as unknown as Record<symbol, Lazy | undefined>)[LAZY];
+  let source = environ;
+  if (lazy?.proxy === environ && lazy.target !== undefined) {
+    source = lazy.target;
+    for (const group of GROUPS) if (group !== SIGNAL) lazy.fill(source, group);
+  }
+  const pairs: string[] = [];
+  for (const key in source) {
+    const value = source[key];
+    if (typeof value === "string") pairs.push(key, value);
+  }
+  return pairs;
 }
 
 /**

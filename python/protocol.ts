@@ -1,7 +1,10 @@
 /**
  * The messages between the main thread (`python/pool.ts`) and one
- * interpreter's worker thread (`python/worker.ts`). One request at a time
- * per worker, so no message carries a request id.
+ * interpreter's worker thread (`python/worker.ts`), and the words they
+ * share. Python runs one request at a time, in the order they were sent;
+ * the worker answers in that order, so its messages need no request
+ * number, while the main thread's name the request they are for: one that
+ * ended, or one not begun, must not take what was meant for another.
  *
  * @module
  */
@@ -24,13 +27,47 @@ export interface LoadMessage {
   /** `os.environ`, or undefined to keep Pyodide's own. */
   environment?: Record<string, string>;
   multiprocess: boolean;
-  /** Pyodide's interrupt buffer: 2 raises KeyboardInterrupt. */
-  interrupt: SharedArrayBuffer;
+  /** The words both threads see: {@linkcode FLAG}, {@linkcode RUNNING}, {@linkcode LOCK}. */
+  shared: SharedArrayBuffer;
+}
+
+/** Pyodide's interrupt buffer: 2 (SIGINT) raises KeyboardInterrupt. */
+export const FLAG = 0;
+/** The number of the request Python runs; 0 between requests. */
+export const RUNNING = 1;
+/** Held while either thread reads or writes the two words above. */
+export const LOCK = 2;
+
+/** The end's error for a request given up before Python began it. */
+export const NOT_BEGUN =
+  "the request was given up (its client left or its deadline passed) before Python began it";
+
+/** The shared words: three of them. */
+export function sharedWords(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(3 * 4));
+}
+
+/**
+ * Runs `inside` holding the lock. Each side holds it for two stores at
+ * most, so the other spins for no longer than that: no interrupt meant for
+ * one request can land in the next.
+ */
+export function locked(shared: Int32Array, inside: () => void): void {
+  while (Atomics.compareExchange(shared, LOCK, 0, 1) !== 0) {
+    // The other thread is between two stores.
+  }
+  try {
+    inside();
+  } finally {
+    Atomics.store(shared, LOCK, 0);
+  }
 }
 
 /** A request for the loaded application. */
 export interface CallMessage {
   t: "call";
+  /** The request's number on this interpreter, from 1. */
+  seq: number;
   /**
    * Every string key of the environ and its value, flattened: key, value,
    * …; joined by NULs into one string when no value holds a NUL.
@@ -46,13 +83,19 @@ export type ToWorker =
   | LoadMessage
   | CallMessage
   /** The bytes asked for, `null` at the end, or why they cannot come. */
-  | { t: "input"; data: Uint8Array | null; error?: string }
+  | { t: "input"; seq: number; data: Uint8Array | null; error?: string }
   /** The client took the chunk that asked for an ack: go on. */
-  | { t: "ack" }
+  | { t: "ack"; seq: number }
   /** The client is gone: stop the body. */
-  | { t: "cancel" }
-  /** The deadline passed: wake whatever waits; the buffer does the rest. */
-  | { t: "interrupt" }
+  | { t: "cancel"; seq: number }
+  /**
+   * The deadline passed or the client left: wake whatever the request
+   * waits for (the flag does the rest), or, when it has not begun, never
+   * begin it.
+   */
+  | { t: "interrupt"; seq: number }
+  /** Another interpreter is free: give back the last request not begun. */
+  | { t: "withdraw" }
   /** The app's files changed: load it again, in this interpreter. */
   | { t: "reload" };
 
@@ -74,6 +117,8 @@ export type FromWorker =
   /** The app loaded again (`reload`), in `ms`. */
   | { t: "reloaded"; ms: number }
   | { t: "failed"; message: string; traceback?: string; name?: string }
+  /** The answer to `withdraw`: whether a request came back. */
+  | { t: "withdrawn"; taken: boolean }
   | { t: "read"; n: number }
   | { t: "log"; text: string }
   /** A chunk as Python yielded it; `ack` asks to be told when it is taken. */

@@ -1,7 +1,9 @@
 /**
  * One Python interpreter, in a worker thread of its own: Pyodide, the glue
  * (`python/glue.ts`), and the application, loaded once. It serves one
- * request at a time; while Python waits (a read of `wsgi.input`,
+ * request at a time, in the order they came; the main thread may send the
+ * next before this one ends, so Python begins it at once instead of idling
+ * while the answer and the next call cross. While Python waits (a read of `wsgi.input`,
  * `time.sleep`, a client slower than the body), the WebAssembly stack is
  * suspended (JSPI) and this thread's event loop takes the main thread's
  * messages. The main thread never waits on it.
@@ -14,7 +16,17 @@ import { installSqlite } from "./sqlite.ts";
 import nodeFs from "node:fs";
 import nodePath from "node:path";
 import { GLUE, GLUE_FILE } from "./glue.ts";
-import type { FromWorker, LoadMessage, Piece, ToWorker } from "./protocol.ts";
+import {
+  type CallMessage,
+  FLAG,
+  type FromWorker,
+  type LoadMessage,
+  locked,
+  NOT_BEGUN,
+  type Piece,
+  RUNNING,
+  type ToWorker,
+} from "./protocol.ts";
 
 interface Scope {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
@@ -22,15 +34,23 @@ interface Scope {
 }
 const scope = globalThis as unknown as Scope;
 
-/** A chunk's bytes may go without a copy when they own their buffer. */
-function post(message: FromWorker, bytes?: Piece | null): void {
-  if (
-    bytes instanceof Uint8Array && bytes.byteOffset === 0 &&
-    bytes.buffer.byteLength === bytes.byteLength &&
-    bytes.buffer instanceof ArrayBuffer
-  ) {
-    scope.postMessage(message, [bytes.buffer]);
-  } else scope.postMessage(message);
+/**
+ * Chunks this big or bigger are handed over (their buffer moves to the
+ * main thread); smaller ones are copied, which costs less than a move.
+ */
+const HAND_OVER = 64 * 1024;
+
+/** Posts `message`; `pieces` that are big and own their buffer move. */
+function post(message: FromWorker, pieces: readonly Piece[] = []): void {
+  const moved: Transferable[] = [];
+  for (const piece of pieces) {
+    if (
+      piece instanceof Uint8Array && piece.byteLength >= HAND_OVER &&
+      piece.byteOffset === 0 && piece.buffer instanceof ArrayBuffer &&
+      piece.buffer.byteLength === piece.byteLength
+    ) moved.push(piece.buffer);
+  }
+  scope.postMessage(message, moved);
 }
 
 /** Bytes sent without an ack, past which Python waits for the client. */
@@ -52,7 +72,14 @@ interface Glue {
 
 let pyodide: PyodideInterface;
 let glue: Glue;
-let interrupt: Int32Array;
+let shared: Int32Array;
+
+/** The requests sent ahead, not begun, in order. */
+const calls: CallMessage[] = [];
+/** The number of the request Python runs; 0 between requests. */
+let current = 0;
+/** Requests whose deadline passed before Python began them. */
+const skipped = new Set<number>();
 
 /** What the request in progress waits for, if anything. */
 let waiting: ((value: unknown) => void) | undefined;
@@ -80,11 +107,46 @@ function wake(value: unknown): void {
  * recover, so the buffer is cleared and the glue raises KeyboardInterrupt.
  */
 function stopped(): boolean {
-  if (Atomics.load(interrupt, 0) !== 0) {
-    Atomics.store(interrupt, 0, 0);
+  if (Atomics.load(shared, FLAG) !== 0) {
+    Atomics.store(shared, FLAG, 0);
     interrupted = true;
   }
   return interrupted;
+}
+
+/** Gives back the last request sent ahead, if Python has not begun it. */
+function withdraw(): void {
+  const call = calls.pop();
+  if (call) skipped.delete(call.seq);
+  post({ t: "withdrawn", taken: call !== undefined });
+}
+
+/** Python begins the next request sent, if any. */
+function next(): void {
+  const call = calls.shift();
+  if (call === undefined) return;
+  if (skipped.delete(call.seq)) {
+    host.end(undefined, undefined, NOT_BEGUN);
+    return next();
+  }
+  interrupted = cancelled = false;
+  unacked = 0;
+  current = call.seq;
+  // A flag raised for the request before must not interrupt this one.
+  locked(shared, () => {
+    Atomics.store(shared, RUNNING, call.seq);
+    Atomics.store(shared, FLAG, 0);
+  });
+  glue.handle.callPromising(call.pairs, call.hasBody, call.multiprocess)
+    .catch((error) =>
+      host.end(undefined, undefined, String(error?.message ?? error))
+    )
+    .then(() => {
+      locked(shared, () => Atomics.store(shared, RUNNING, 0));
+      current = 0;
+      waiting = undefined;
+      next();
+    });
 }
 
 /** The JavaScript functions the glue calls. */
@@ -92,7 +154,7 @@ const host = {
   /** The bytes, null at the end, a reason they cannot come, false: stop. */
   read(n: number): Promise<Uint8Array | string | null | false> {
     if (stopped()) return Promise.resolve(false);
-    scope.postMessage({ t: "read", n });
+    post({ t: "read", n });
     return wait("read");
   },
   sleep(ms: number): Promise<boolean> {
@@ -110,7 +172,7 @@ const host = {
     });
   },
   log(text: string): void {
-    scope.postMessage({ t: "log", text });
+    post({ t: "log", text });
   },
   /** 0: go on; 1: wait for `drained()`; 2: the client is gone. */
   send(head: unknown, chunk: Piece): number {
@@ -121,7 +183,9 @@ const host = {
       ? chunk.byteLength
       : WINDOW;
     const ack = unacked >= WINDOW;
-    post({ t: "chunk", head: (head ?? undefined) as never, chunk, ack }, chunk);
+    post({ t: "chunk", head: (head ?? undefined) as never, chunk, ack }, [
+      chunk,
+    ]);
     return ack ? 1 : 0;
   },
   drained(): Promise<number> {
@@ -138,20 +202,14 @@ const host = {
       : Array.isArray(pieces)
       ? pieces
       : [pieces];
-    const transfer = (chunks ?? []).flatMap((c) =>
-      c instanceof Uint8Array && c.byteOffset === 0 &&
-        c.buffer.byteLength === c.byteLength && c.buffer instanceof ArrayBuffer
-        ? [c.buffer]
-        : []
-    );
-    scope.postMessage(
+    post(
       {
         t: "end",
         head: (head ?? undefined) as never,
         chunks: chunks ?? undefined,
         error: error ?? undefined,
       },
-      transfer,
+      chunks,
     );
   },
 };
@@ -167,23 +225,23 @@ scope.onmessage = ({ data }) => {
       );
       break;
     case "call":
-      interrupted = cancelled = false;
-      unacked = 0;
-      Atomics.store(interrupt, 0, 0);
-      glue.handle.callPromising(data.pairs, data.hasBody, data.multiprocess)
-        .catch((error) =>
-          host.end(undefined, undefined, String(error?.message ?? error))
-        );
+      calls.push(data);
+      if (current === 0) next();
+      break;
+    case "withdraw":
+      withdraw();
       break;
     case "input":
       // undefined, not null: newer Pyodide gives Python null as JsNull, not None.
-      wake(data.error ?? data.data ?? undefined);
+      if (data.seq === current) wake(data.error ?? data.data ?? undefined);
       break;
     case "ack":
+      if (data.seq !== current) break;
       unacked = 0;
       wake(0);
       break;
     case "cancel":
+      if (data.seq !== current) break;
       cancelled = true;
       wake(2);
       break;
@@ -191,9 +249,13 @@ scope.onmessage = ({ data }) => {
       reload();
       break;
     case "interrupt":
+      if (data.seq !== current) {
+        if (calls.some((call) => call.seq === data.seq)) skipped.add(data.seq);
+        break;
+      }
       // Python waits, or is done: either way it runs no code now, so the
-      // buffer is cleared and the wait told instead.
-      Atomics.store(interrupt, 0, 0);
+      // flag is cleared and the wait told instead.
+      Atomics.store(shared, FLAG, 0);
       interrupted = true;
       wake(waitingFor === "read" ? false : waitingFor === "sleep" ? true : 2);
       break;
@@ -243,8 +305,8 @@ async function load(message: LoadMessage): Promise<void> {
   pyodide = await loadPyodide();
   // sqlite3 over Deno's SQLite, and hashlib.pbkdf2_hmac (python/sqlite.ts).
   await installSqlite(pyodide);
-  interrupt = new Int32Array(message.interrupt);
-  pyodide.setInterruptBuffer(interrupt);
+  shared = new Int32Array(message.shared);
+  pyodide.setInterruptBuffer(new Int32Array(message.shared, FLAG * 4, 1));
   followLinks(pyodide);
   for (const dir of message.mounts) {
     pyodide.FS.mkdirTree(dir);

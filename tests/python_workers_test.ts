@@ -237,6 +237,78 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "python workers: a request sent ahead to a busy interpreter is taken back by one that falls idle",
+  ignore,
+  async fn() {
+    const { loadPythonApp } = await import("../python.ts");
+    using app = await loadPythonApp(APP, { threads: 2 });
+    const client = new Client(app);
+    await client.get("/fast"); // each interpreter warmed once
+    await client.get("/fast");
+    let long = "";
+    // The first interpreter sleeps long, the second briefly; the third
+    // request is sent ahead to the first (both are busy, it has the first
+    // place), and the second takes it back when its sleep ends.
+    const slow = client.get("/sleep?s=1.5").then((r) => long = r.text);
+    const brief = client.get("/sleep?s=0.2");
+    const ahead = await client.get("/begun?tag=ahead");
+    assert.equal(ahead.text, "ahead\n");
+    assert.equal(long, "", "the request sent ahead waited for the long sleep");
+    assert.equal((await brief).text, "slept\n");
+    await slow;
+  },
+});
+
+Deno.test({
+  name:
+    "python workers: a request sent ahead whose client leaves is never run, and says so in one line",
+  ignore,
+  async fn() {
+    await using server = new Server([APP]);
+    const url = await server.url();
+    await timed(`${url}fast`);
+    const slow = pending(`${url}sleep?s=1`);
+    await sleep(100);
+    // Sent ahead behind the sleep; its client leaves before Python begins it.
+    const leaving = new AbortController();
+    const left = fetch(`${url}begun?tag=left`, { signal: leaving.signal })
+      .then((r) => r.text(), () => "left");
+    await sleep(300);
+    leaving.abort();
+    assert.equal(await left, "left");
+    assert.equal(await slow, "slept\n");
+    const { text } = await timed(`${url}begun?tag=after`);
+    assert.equal(text, "after\n", "the request whose client left ran");
+    await server.child.kill("SIGKILL");
+    assert.match(
+      await server.stderr,
+      /GET \/begun\?tag=left: the request was given up \(its client left or its deadline passed\) before Python began it; it never ran/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "python workers: --app-timeout interrupts the view past its deadline, never the request sent ahead behind it",
+  ignore,
+  async fn() {
+    await using server = new Server(["--app-timeout", "1", APP]);
+    const url = await server.url();
+    await timed(`${url}fast`);
+    const stuck = get(`${url}forever`);
+    await sleep(600);
+    // Sent ahead: Python begins it once the stuck view is interrupted, well
+    // inside its own deadline; the interrupt was not meant for it.
+    const { text } = await timed(`${url}begun?tag=behind`);
+    assert.equal(text, "behind\n");
+    const response = await stuck;
+    assert.equal(response.status, 503);
+    await response.body?.cancel();
+  },
+});
+
 // -- 2. bodies streamed both ways ------------------------------------------------
 
 Deno.test({

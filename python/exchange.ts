@@ -1,0 +1,303 @@
+/**
+ * One request to Python, seen from the main thread: the call sent to an
+ * interpreter, the messages its worker sends back (reads of `wsgi.input`,
+ * chunks, the end), replayed on the gateway's `startResponse` and body;
+ * the client's departure and the deadline, told to the worker.
+ *
+ * @module
+ */
+
+import type { Body, Chunk, Environ, StartResponse } from "../types.ts";
+import type { Due } from "../gateway/clock.ts";
+import { stringPairs } from "../gateway/environ.ts";
+import { PythonException } from "./exception.ts";
+import {
+  type FromWorker,
+  type Head,
+  NOT_BEGUN,
+  type Piece,
+  type Start,
+  type ToWorker,
+} from "./protocol.ts";
+
+/**
+ * How often the pool's clock looks at its requests (ms). A request is
+ * watched (its `deno.signal`: an AbortController and Deno's own request
+ * signal) from the clock's second look on, between one and two ticks after
+ * it came, so a request answered sooner never makes one; every deadline is
+ * longer.
+ */
+export const WATCH_TICK = 50;
+
+/** Calls `onAbort` when the request's deadline passes or its client goes. */
+function watched(
+  environ: Environ,
+  onAbort: () => void,
+): AbortSignal | undefined {
+  const signal = environ["deno.signal"] as AbortSignal | undefined;
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  return signal;
+}
+
+/** The start_response calls, from the one string of the common case. */
+function starts(head: Head | undefined): Start[] {
+  if (typeof head !== "string") return head ?? [];
+  const [status, ...flat] = head.split("\0");
+  const headers: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
+  return [[status, headers, undefined]];
+}
+
+/** A chunk that came, and whether the worker waits to hear it was taken. */
+interface Item {
+  piece: Piece;
+  ack: boolean;
+}
+
+/** The interpreter a request was sent to, as the request sees it. */
+export interface Link {
+  post(message: ToWorker, transfer?: Transferable[]): void;
+  /** Raises KeyboardInterrupt in request `seq` if Python runs it now. */
+  interrupt(seq: number): void;
+}
+
+/**
+ * One request, from the call sent to an interpreter to Python's end. It
+ * may be sent again, to another interpreter, until Python begins it.
+ */
+export class Exchange implements Due {
+  #answered = false;
+  #ended = false;
+  #error?: Error;
+  #items: Item[] = [];
+  #wake?: () => void;
+  #signal?: AbortSignal;
+  #looks = 0;
+  #expired = false;
+  /** Where the request was sent; none while it waits in the pool's queue. */
+  #link?: Link;
+  #seq = 0;
+
+  constructor(
+    readonly environ: Environ,
+    readonly startResponse: StartResponse,
+    readonly resolve: (body: Body) => void,
+    readonly reject: (error: unknown) => void,
+    /** Takes the request out of the pool's queue: it is gone. */
+    readonly leave: (exchange: Exchange) => void,
+  ) {}
+
+  /** Whether Python is done with the request, or need never begin it. */
+  get ended(): boolean {
+    return this.#ended || this.#expired;
+  }
+
+  /** Sends the request to an interpreter, as its request number `seq`. */
+  send(link: Link, seq: number): void {
+    this.#link = link;
+    this.#seq = seq;
+    const { environ } = this;
+    const strings = stringPairs(environ);
+    // One string crosses cheaply; a NUL in a value would split it.
+    const pairs = strings.some((value) => value.includes("\0"))
+      ? strings
+      : strings.join("\0");
+    // Deno gives GET and HEAD no body; anything else may be chunked.
+    const { REQUEST_METHOD: method, CONTENT_LENGTH: declared } = environ;
+    const hasBody = declared === undefined
+      ? method !== "GET" && method !== "HEAD"
+      : Number(declared) > 0;
+    const multiprocess = environ["wsgi.multiprocess"] === true;
+    link.post({ t: "call", seq, pairs, hasBody, multiprocess });
+  }
+
+  /** The clock's look: the request is watched from the second one on. */
+  tick(): boolean {
+    if (this.#ended) return false;
+    if (++this.#looks < 2) return true;
+    this.#signal = watched(this.environ, this.#abort);
+    return false;
+  }
+
+  /** The deadline passed, or the client left: stop Python. */
+  #abort = () => {
+    if (this.#ended) return;
+    if (this.#link === undefined) {
+      // Never sent: it leaves the queue, and nothing waits for its end.
+      this.#ended = true;
+      this.leave(this);
+      this.resolve([]);
+      return;
+    }
+    if (this.#answered) {
+      this.#cancel();
+      return;
+    }
+    this.#expired = true;
+    // KeyboardInterrupt at Python's next instruction; a wait is woken.
+    this.#link.interrupt(this.#seq);
+    this.#link.post({ t: "interrupt", seq: this.#seq });
+  };
+
+  #cancel(): void {
+    if (!this.#ended) this.#link?.post({ t: "cancel", seq: this.#seq });
+  }
+
+  receive(message: FromWorker): void {
+    switch (message.t) {
+      case "read":
+        this.#read(message.n);
+        break;
+      case "log":
+        this.environ["wsgi.errors"].write(message.text);
+        break;
+      case "chunk":
+        if (!this.#answered && !this.#answer(message.head, undefined)) return;
+        this.#items.push({ piece: message.chunk, ack: message.ack });
+        this.#wake?.();
+        break;
+      case "end":
+        this.#end(message);
+        break;
+    }
+  }
+
+  /** Python's thread failed, or the pool closed. */
+  fail(error: Error): void {
+    this.#finish(undefined, error);
+  }
+
+  #read(n: number): void {
+    const seq = this.#seq, link = this.#link!;
+    this.environ["wsgi.input"].read(n).then(
+      (data) =>
+        link.post(
+          { t: "input", seq, data: data.byteLength ? data : null },
+          data.byteOffset === 0 && data.buffer.byteLength === data.byteLength
+            ? [data.buffer as ArrayBuffer]
+            : [],
+        ),
+      (error) =>
+        link.post({
+          t: "input",
+          seq,
+          data: null,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  }
+
+  #end(message: FromWorker & { t: "end" }): void {
+    const error = message.error === undefined
+      ? undefined
+      : new PythonException(message.error);
+    if (!this.#answered) {
+      if (error) {
+        this.#finish(undefined, error);
+        return;
+      }
+      this.#answer(message.head, message.chunks ?? []);
+    }
+    for (const piece of message.chunks ?? []) {
+      this.#items.push({ piece, ack: false });
+    }
+    this.#finish(undefined, error);
+  }
+
+  /**
+   * The first output: the start_response calls, replayed on the gateway's
+   * own, then the body. A list comes out whole; anything else streams.
+   */
+  #answer(head: Head | undefined, whole: Piece[] | undefined): boolean {
+    this.#answered = true;
+    try {
+      for (const [status, headers, excInfo] of starts(head)) {
+        this.startResponse(
+          status as string,
+          headers as [string, string][],
+          excInfo ?? undefined,
+        );
+      }
+    } catch (error) {
+      this.reject(error);
+      this.#cancel();
+      return false;
+    }
+    if (
+      whole &&
+      whole.every((piece) =>
+        typeof piece !== "object" || piece instanceof Uint8Array
+      )
+    ) {
+      this.resolve(whole as Chunk[]);
+      this.#items = [];
+      return true;
+    }
+    if (whole?.length === 1 && !(whole[0] instanceof Uint8Array)) {
+      const { file, offset } = whole[0] as { file: string; offset: number };
+      this.#file(file, offset).then(this.resolve, this.reject);
+      return true;
+    }
+    this.resolve(this.#stream());
+    return true;
+  }
+
+  /** wsgi.file_wrapper of a real file: the gateway sends it. */
+  async #file(path: string, offset: number): Promise<Body> {
+    const file = await Deno.open(path);
+    if (offset) await file.seek(offset, Deno.SeekMode.Start);
+    return this.environ["wsgi.file_wrapper"]!(file);
+  }
+
+  #finish(_: undefined, error: Error | undefined): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    this.#signal?.removeEventListener("abort", this.#abort);
+    if (!this.#answered) {
+      this.#answered = true;
+      this.reject(error ?? new Error("Python gave no answer"));
+    }
+    if (this.#expired && error) {
+      const { REQUEST_METHOD, REQUEST_URI } = this.environ;
+      const what = error.message === NOT_BEGUN
+        ? `${NOT_BEGUN}; it never ran`
+        : `the Python interpreter was interrupted past the deadline (${
+          error.message.split("\n")[0]
+        }); it serves the next request`;
+      this.environ["wsgi.errors"].write(
+        `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${what}\n`,
+      );
+    }
+    this.#wake?.();
+  }
+
+  #stream(): Body {
+    const next = async (): Promise<IteratorResult<Chunk>> => {
+      while (true) {
+        const item = this.#items.shift();
+        if (item) {
+          if (item.ack) this.#link!.post({ t: "ack", seq: this.#seq });
+          const piece = item.piece;
+          if (typeof piece === "object" && !(piece instanceof Uint8Array)) {
+            // A real file after chunks written: its bytes, read here.
+            const bytes = await Deno.readFile(piece.file);
+            return { done: false, value: bytes.subarray(piece.offset) };
+          }
+          return { done: false, value: piece };
+        }
+        if (this.#ended) {
+          if (this.#error) throw this.#error;
+          return { done: true, value: undefined };
+        }
+        await new Promise<void>((wake) => this.#wake = wake);
+        this.#wake = undefined;
+      }
+    };
+    return {
+      [Symbol.asyncIterator]: () => ({ next }),
+      close: () => this.#cancel(),
+    };
+  }
+}
