@@ -47,21 +47,31 @@ export async function* lines(
 }
 
 /**
- * Runs a command to its exit, within WAIT_MS (else it is killed and the
- * wait fails): its exit code, and its output as text.
+ * Runs `program` to its exit, its input closed, within WAIT_MS (else it is
+ * killed and the wait fails): its exit code, and its output as text.
  */
-export async function finish(
-  command: Deno.Command,
+export async function runToEnd(
+  program: string,
+  options: Omit<Deno.CommandOptions, "stdin" | "stdout" | "stderr">,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = command.spawn();
+  const child = new Deno.Command(program, {
+    ...options,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const output = child.output();
   try {
     const { code, stdout, stderr } = await within("the exit", output);
     const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
     return { code, stdout: decode(stdout), stderr: decode(stderr) };
   } catch (error) {
-    child.kill("SIGKILL");
-    await output;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await output.catch(() => {});
     throw error;
   }
 }

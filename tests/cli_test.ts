@@ -13,7 +13,7 @@
 
 import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
-import { finish, lines, within } from "./_process.ts";
+import { lines, runToEnd, within } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const CLF_DATE =
@@ -104,7 +104,7 @@ function run(
   args: string[],
   env?: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return finish(deno(args, env));
+  return runToEnd("deno", { args, cwd: ROOT, env });
 }
 
 async function get(
