@@ -161,14 +161,24 @@ Deno.test({
       // The tables and the administrator, through the gateway's Python.
       const once = denoRun(setup);
       assert.ok(once.args.includes("--check-config"));
-      const migrated = await runToEnd("deno", {
-        args: ["run", ...once.permissions, SERVER_TS, ...once.args],
-        cwd: dir,
-        env: setup.env,
-      });
+      const setUp = () =>
+        runToEnd("deno", {
+          args: ["run", ...once.permissions, SERVER_TS, ...once.args],
+          cwd: dir,
+          env: setup.env,
+        });
+      const migrated = await setUp();
       assert.equal(migrated.code, 0, migrated.stderr);
       assert.match(migrated.stdout, /Applying sessions\.0001_initial\.\.\. OK/);
       assert.match(migrated.stdout, /Superuser created successfully\./);
+      // Again, as the docs say: nothing to migrate, the name taken.
+      const again = await setUp();
+      assert.equal(again.code, 2, again.stderr);
+      assert.match(again.stdout, /No migrations to apply\./);
+      assert.match(
+        again.stderr,
+        /^server\.ts: error: cannot load migrate\.py: .*That username is already taken\.$/m,
+      );
       const username = setup.env.DJANGO_SUPERUSER_USERNAME;
       const password = setup.env.DJANGO_SUPERUSER_PASSWORD;
       assert.ok(username && password, "the docs name the administrator");
