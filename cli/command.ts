@@ -240,6 +240,15 @@ const FLAGS: Flag[] = [
       "the app creates too; needs --allow-sys",
     ],
   },
+  {
+    names: "--check-config",
+    group: "process",
+    help: [
+      "load the application, then exit (0 if it loaded) without",
+      "listening, as gunicorn's: its module's code runs, so a .py",
+      "file can apply a database's migrations",
+    ],
+  },
   { names: "--version", group: "process", help: ["the version, and Deno's"] },
   { names: "-h, --help", group: "process", help: ["this text"] },
 ];
@@ -338,6 +347,8 @@ export interface Command {
   trace: boolean;
   help: boolean;
   version: boolean;
+  /** Load the application, then exit without listening. */
+  checkConfig: boolean;
   module?: string;
   /** Peers whose proxy headers are trusted (`*`: any). */
   forwardedAllowIps: string[];
@@ -369,6 +380,7 @@ export function parseCommand(args: string[]): Command {
     trace: false,
     help: false,
     version: false,
+    checkConfig: false,
     statics: {},
     pythonPath: [],
     reload: false,
@@ -391,6 +403,9 @@ export function parseCommand(args: string[]): Command {
         break;
       case "--version":
         command.version = true;
+        break;
+      case "--check-config":
+        command.checkConfig = true;
         break;
       case "-c":
       case "--config":

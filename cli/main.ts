@@ -28,6 +28,12 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     setUp(command);
+    // gunicorn's --check-config: the app loads here, whatever the workers
+    // would be, and nothing listens.
+    if (command.checkConfig) {
+      await application(command);
+      return 0;
+    }
     // A learner's .py: reloaded in its running interpreter, in milliseconds,
     // rather than by a new process that starts Pyodide again.
     if (command.reload && pythonAlone(command)) {

@@ -1,7 +1,7 @@
 /**
- * What the tests that run `server.ts` as a process share: a bounded wait
- * and a child's output read as lines. Imports nothing, so that loading it
- * costs nothing.
+ * What the tests that run `server.ts` as a process share: a bounded wait,
+ * a child's output read as lines, a command run to its exit. Imports
+ * nothing, so that loading it costs nothing.
  *
  * @module
  */
@@ -46,6 +46,36 @@ export async function* lines(
   if (buffered) yield buffered;
 }
 
+/**
+ * Runs `program` to its exit, its input closed, within WAIT_MS (else it is
+ * killed and the wait fails): its exit code, and its output as text.
+ */
+export async function runToEnd(
+  program: string,
+  options: Omit<Deno.CommandOptions, "stdin" | "stdout" | "stderr">,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(program, {
+    ...options,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  try {
+    const { code, stdout, stderr } = await within("the exit", output);
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return { code, stdout: decode(stdout), stderr: decode(stderr) };
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await output.catch(() => {});
+    throw error;
+  }
+}
+
 /** How a {@linkcode ServerProcess} is started. */
 export interface ServerStart {
   /** Permissions for `deno run`; network and reading by default. */
@@ -54,6 +84,8 @@ export interface ServerStart {
   shell?: string;
   /** The working folder; the project's by default. */
   cwd?: string | URL;
+  /** Variables added to the environment it inherits. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -79,6 +111,7 @@ export class ServerProcess implements AsyncDisposable {
     const child = this.child = new Deno.Command(shell ? "bash" : "deno", {
       args: shell ? ["-c", `${shell}; exec deno "$@"`, "bash", ...deno] : deno,
       cwd: start.cwd ?? root,
+      env: start.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

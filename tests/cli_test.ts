@@ -13,7 +13,7 @@
 
 import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
-import { lines, within } from "./_process.ts";
+import { lines, runToEnd, within } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const CLF_DATE =
@@ -99,22 +99,12 @@ class Cli implements AsyncDisposable {
   }
 }
 
-/** Runs a command to its end, killing it if it outlives WAIT_MS. */
-async function run(
+/** `deno ARGS` in the project's folder, run to its end (or killed). */
+function run(
   args: string[],
   env?: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = deno(args, env).spawn();
-  const output = child.output();
-  try {
-    const { code, stdout, stderr } = await within("the exit", output);
-    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-    return { code, stdout: decode(stdout), stderr: decode(stderr) };
-  } catch (error) {
-    child.kill("SIGKILL");
-    await output;
-    throw error;
-  }
+  return runToEnd("deno", { args, cwd: ROOT, env });
 }
 
 async function get(
@@ -420,6 +410,24 @@ Deno.test("cli: --help prints the usage and exits 0", async () => {
   }
 });
 
+Deno.test("cli: --check-config loads the application and exits without listening; a module that throws as it loads exits 1 with its stack", async () => {
+  const loaded = await run([
+    ...SERVER,
+    "--check-config",
+    "tests/fixtures/apps.ts",
+  ]);
+  assert.deepEqual(loaded, { code: 0, stdout: "", stderr: "" });
+  const throws = await run([
+    ...SERVER,
+    "--check-config",
+    "tests/fixtures/throws.ts",
+  ]);
+  assert.equal(throws.code, 1);
+  assert.equal(throws.stdout, "");
+  assert.match(throws.stderr, /the settings are missing/);
+  assert.match(throws.stderr, STACK_FRAME);
+});
+
 // ---------------------------------------------------------------------------
 // Mistakes: one line on stderr, exit 2, no stack
 // ---------------------------------------------------------------------------
@@ -455,6 +463,10 @@ const MISTAKES: [string[], string][] = [
     "-c tests/fixtures/bad_config.json: unknown setting wrokers",
   ],
   [["--port"], "--port needs a value"],
+  [
+    ["--check-config", "tests/fixtures/apps.ts:nope"],
+    "tests/fixtures/apps.ts has no export named nope that is a function",
+  ],
   [
     ["tests/fixtures/apps.ts", "examples/holamundo.ts"],
     "one module at a time, got tests/fixtures/apps.ts and examples/holamundo.ts",
