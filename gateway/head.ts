@@ -77,9 +77,19 @@ export function authorityOf(head: Head): string {
 const HOST =
   /^(?:\[[0-9A-Za-z:.%_~-]+\]|(?:[\w.~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
 
+/**
+ * The last Host found valid: a server's clients mostly send the same one,
+ * and comparing it costs less than the pattern (measured: the pattern was
+ * the gateway's costliest function on the lesson's page).
+ */
+let lastValid = "";
+
 /** Whether a Host header is a host and an optional port (RFC 9110 §7.2). */
 export function validHost(host: string): boolean {
-  return HOST.test(host);
+  if (host === lastValid) return true;
+  if (!HOST.test(host)) return false;
+  lastValid = host;
+  return true;
 }
 
 /**
