@@ -2,7 +2,8 @@
  * Python on the gateway against Python's own servers, over loopback: the
  * lesson's page (bench/peers/holamundo.py, the same file for everyone) on
  * the gateway through Pyodide, with two interpreters either way (`server.ts
- * -w 2`: two processes of one; `--threads 2`: one process of two), under
+ * -w 2`: two processes of one; `--threads 2`: one process of two) and with
+ * one (one process: its main thread and one interpreter's thread), under
  * gunicorn (2 sync workers) and under wsgiref; and a small Flask app
  * (bench/peers/flask_app.py) and a Flask view with a database
  * (bench/peers/flask_sqlite.py: our sqlite3 against CPython's) on the
@@ -84,6 +85,10 @@ const GROUPS: { app: string; contestants: Contestant[] }[] = [
         ...gateway(["--threads", "2"], "bench/peers/holamundo.py"),
       },
       {
+        name: "Deno gateway + Pyodide, one interpreter",
+        ...gateway([], "bench/peers/holamundo.py"),
+      },
+      {
         name: "gunicorn, 2 sync workers",
         ...gunicorn("holamundo:application"),
       },
@@ -108,6 +113,10 @@ const GROUPS: { app: string; contestants: Contestant[] }[] = [
           "bench/peers/flask_app.py:app",
           DIST_PACKAGES,
         ),
+      },
+      {
+        name: "Deno gateway + Pyodide, one interpreter",
+        ...gateway([], "bench/peers/flask_app.py:app", DIST_PACKAGES),
       },
       { name: "gunicorn, 2 sync workers", ...gunicorn("flask_app:app") },
     ],
