@@ -10,6 +10,7 @@
 import type { Body, Chunk, Environ, StartResponse } from "../types.ts";
 import type { Due } from "../gateway/clock.ts";
 import { stringPairs } from "../gateway/environ.ts";
+import { ClientGone } from "../gateway/input.ts";
 import { PythonException } from "./exception.ts";
 import {
   type FromWorker,
@@ -58,8 +59,11 @@ interface Item {
 /** The interpreter a request was sent to, as the request sees it. */
 export interface Link {
   post(message: ToWorker, transfer?: Transferable[]): void;
-  /** Raises KeyboardInterrupt in request `seq` if Python runs it now. */
-  interrupt(seq: number): void;
+  /**
+   * Raises KeyboardInterrupt in request `seq` if Python runs it now, else
+   * marks it, at its `slot`, never to begin.
+   */
+  interrupt(seq: number, slot: number): void;
 }
 
 /**
@@ -75,9 +79,12 @@ export class Exchange implements Due {
   #signal?: AbortSignal;
   #looks = 0;
   #expired = false;
+  /** Given up at its deadline (else its client left). */
+  #late = false;
   /** Where the request was sent; none while it waits in the pool's queue. */
   #link?: Link;
   #seq = 0;
+  #slot = -1;
 
   constructor(
     readonly environ: Environ,
@@ -93,10 +100,16 @@ export class Exchange implements Due {
     return this.#ended || this.#expired;
   }
 
+  /** Its place on the interpreter it was sent to. */
+  get slot(): number {
+    return this.#slot;
+  }
+
   /** Sends the request to an interpreter, as its request number `seq`. */
-  send(link: Link, seq: number): void {
+  send(link: Link, seq: number, slot: number): void {
     this.#link = link;
     this.#seq = seq;
+    this.#slot = slot;
     const { environ } = this;
     const strings = stringPairs(environ);
     // One string crosses cheaply; a NUL in a value would split it.
@@ -109,7 +122,7 @@ export class Exchange implements Due {
       ? method !== "GET" && method !== "HEAD"
       : Number(declared) > 0;
     const multiprocess = environ["wsgi.multiprocess"] === true;
-    link.post({ t: "call", seq, pairs, hasBody, multiprocess });
+    link.post({ t: "call", seq, slot, pairs, hasBody, multiprocess });
   }
 
   /** The clock's look: the request is watched from the second one on. */
@@ -123,11 +136,15 @@ export class Exchange implements Due {
   /** The deadline passed, or the client left: stop Python. */
   #abort = () => {
     if (this.#ended) return;
+    const reason = this.#signal?.reason as DOMException | undefined;
+    this.#late = reason?.name === "TimeoutError";
     if (this.#link === undefined) {
       // Never sent: it leaves the queue, and nothing waits for its end.
       this.#ended = true;
       this.leave(this);
-      this.resolve([]);
+      this.reject(
+        this.#givenUp("while it waited for a Python interpreter; it never ran"),
+      );
       return;
     }
     if (this.#answered) {
@@ -136,7 +153,7 @@ export class Exchange implements Due {
     }
     this.#expired = true;
     // KeyboardInterrupt at Python's next instruction; a wait is woken.
-    this.#link.interrupt(this.#seq);
+    this.#link.interrupt(this.#seq, this.#slot);
     this.#link.post({ t: "interrupt", seq: this.#seq });
   };
 
@@ -255,22 +272,36 @@ export class Exchange implements Due {
     this.#ended = true;
     this.#error = error;
     this.#signal?.removeEventListener("abort", this.#abort);
+    if (this.#expired && error) {
+      const what = error.message === NOT_BEGUN
+        ? "before Python began it; it never ran"
+        : `and the Python interpreter was interrupted (${
+          error.message.split("\n")[0]
+        }); it serves the next request`;
+      error = this.#givenUp(what);
+    }
     if (!this.#answered) {
       this.#answered = true;
       this.reject(error ?? new Error("Python gave no answer"));
     }
-    if (this.#expired && error) {
-      const { REQUEST_METHOD, REQUEST_URI } = this.environ;
-      const what = error.message === NOT_BEGUN
-        ? `${NOT_BEGUN}; it never ran`
-        : `the Python interpreter was interrupted past the deadline (${
-          error.message.split("\n")[0]
-        }); it serves the next request`;
-      this.environ["wsgi.errors"].write(
-        `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${what}\n`,
-      );
-    }
     this.#wake?.();
+  }
+
+  /**
+   * Why a request was given up, as one line: a client gone is the
+   * gateway's to log (the error says it); past the deadline, the gateway
+   * has answered and logged already, and this line says what became of
+   * Python.
+   */
+  #givenUp(what: string): Error {
+    const why = this.#late ? "its deadline passed" : "its client left";
+    const line = `the request was given up (${why}) ${what}`;
+    if (!this.#late) return new ClientGone(line);
+    const { REQUEST_METHOD, REQUEST_URI } = this.environ;
+    this.environ["wsgi.errors"].write(
+      `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${line}\n`,
+    );
+    return new Error(line);
   }
 
   #stream(): Body {

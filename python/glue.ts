@@ -33,10 +33,17 @@ MULTIPROCESS = False
 _sleep = time.sleep
 
 
+def waited(promise):
+    """run_sync, then back in Python: whether the deadline passed meanwhile."""
+    value = run_sync(promise)
+    return value, HOST.resumed()
+
+
 def sleep(seconds):
     """time.sleep that lets the worker's event loop run, costing no CPU."""
     if seconds > 0 and can_run_sync():
-        if run_sync(HOST.sleep(seconds * 1000)):
+        woken, stop = waited(HOST.sleep(seconds * 1000))
+        if woken or stop:
             raise KeyboardInterrupt("interrupted while asleep")
     else:
         _sleep(seconds)
@@ -139,8 +146,8 @@ class Input(io.RawIOBase):
     def readinto(self, buffer):
         if not self._open or len(buffer) == 0:
             return 0
-        data = run_sync(HOST.read(len(buffer)))
-        if data is False:
+        data, stop = waited(HOST.read(len(buffer)))
+        if data is False or stop:
             self._open = False
             raise KeyboardInterrupt("interrupted while reading wsgi.input")
         if isinstance(data, str):
@@ -233,7 +240,9 @@ def handle(pairs, has_body, multiprocess):
     def emit(value):
         state = HOST.send(head(), chunk(value))
         if state == 1:
-            state = run_sync(HOST.drained())
+            state, stop = waited(HOST.drained())
+            if stop:
+                state = 2
         if state == 2:
             raise Cancelled()
 

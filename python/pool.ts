@@ -20,13 +20,17 @@ import { Clock } from "../gateway/clock.ts";
 import { PythonException } from "./exception.ts";
 import { Exchange, type Link, WATCH_TICK } from "./exchange.ts";
 import {
+  DEPTH,
   FLAG,
   type FromWorker,
+  GIVEN_UP,
   type LoadMessage,
   locked,
   NOT_BEGUN,
+  PENDING,
   RUNNING,
   sharedWords,
+  SUSPENDED,
   type ToWorker,
 } from "./protocol.ts";
 
@@ -43,9 +47,6 @@ export class LoadFailure extends Error {
     super(message);
   }
 }
-
-/** Requests an interpreter holds at once: the one Python runs, one ahead. */
-const DEPTH = 4;
 
 /** One interpreter: a worker thread, the words it shares, its requests. */
 class Interpreter implements Link {
@@ -78,20 +79,26 @@ class Interpreter implements Link {
   }
 
   send(exchange: Exchange): void {
+    let slot = 0;
+    while (this.exchanges.some((held) => held.slot === slot)) slot++;
     this.exchanges.push(exchange);
-    exchange.send(this, ++this.#seq);
+    exchange.send(this, ++this.#seq, slot);
   }
 
   post(message: ToWorker, transfer: Transferable[] = []): void {
     if (!this.dead) this.worker.postMessage(message, transfer);
   }
 
-  interrupt(seq: number): void {
+  interrupt(seq: number, slot: number): void {
     const { shared } = this;
     locked(shared, () => {
-      if (Atomics.load(shared, RUNNING) === seq) {
-        Atomics.store(shared, FLAG, 2);
-      }
+      if (Atomics.load(shared, RUNNING) !== seq) {
+        // Not begun (or over: then no request of this number comes again).
+        Atomics.store(shared, GIVEN_UP + slot, seq);
+      } else if (Atomics.load(shared, SUSPENDED)) {
+        // It waits: told as it comes back (the message wakes it sooner).
+        Atomics.store(shared, PENDING, seq);
+      } else Atomics.store(shared, FLAG, 2);
     });
   }
 }
@@ -273,10 +280,16 @@ export class Pool {
     { taken }: FromWorker & { t: "withdrawn" },
   ): void {
     interpreter.withdrawing = false;
-    if (!taken) return;
-    const exchange = interpreter.exchanges.pop()!;
-    if (exchange.ended) exchange.fail(new Error(NOT_BEGUN));
-    else if (!this.#place(exchange, false)) this.#place(exchange, true);
+    const exchange = taken ? interpreter.exchanges.pop() : undefined;
+    if (exchange?.ended) exchange.fail(new Error(NOT_BEGUN));
+    else if (
+      exchange && !this.#place(exchange, false) && !this.#place(exchange, true)
+    ) {
+      // Every interpreter is full, or waits to reload: first in the queue.
+      this.#waiting.unshift(exchange);
+    }
+    // Sending ahead to it was held back while the answer came.
+    if (!interpreter.dead) this.#release(interpreter);
   }
 
   /**
@@ -285,12 +298,21 @@ export class Pool {
    * slowest took, or rejects with why the new code did not load (the
    * interpreters keep the last application that did).
    */
-  async reload(): Promise<number> {
-    const took = await Promise.all(
-      this.#all.map((interpreter) => this.#reload(interpreter)),
-    );
-    return Math.max(...took);
+  reload(): Promise<number> {
+    // One at a time: a save during a reload waits for it, then loads again.
+    const after = this.#reloading.catch(() => {});
+    const reloading = after.then(async () => {
+      const took = await Promise.all(
+        this.#all.map((interpreter) => this.#reload(interpreter)),
+      );
+      return Math.max(...took);
+    });
+    this.#reloading = reloading;
+    return reloading;
   }
+
+  /** The last reload asked for, settled or not. */
+  #reloading: Promise<unknown> = Promise.resolve();
 
   #reload(interpreter: Interpreter): Promise<number> {
     return new Promise((resolve, reject) => {

@@ -35,16 +35,32 @@ export interface LoadMessage {
 export const FLAG = 0;
 /** The number of the request Python runs; 0 between requests. */
 export const RUNNING = 1;
-/** Held while either thread reads or writes the two words above. */
+/** Held while either thread reads or writes the other words. */
 export const LOCK = 2;
+/**
+ * 1 while Python waits (suspended in `run_sync`), until it is back in its
+ * own code: the flag is never raised then, for Python would take it inside
+ * Pyodide's promise machinery as it resumes, which does not recover.
+ */
+export const SUSPENDED = 3;
+/** The request (its number) to stop as it comes back from its wait. */
+export const PENDING = 4;
+/**
+ * The first of {@linkcode DEPTH} words, one per place a request holds on
+ * its interpreter: the number of the request given up there before Python
+ * began it. The worker looks at it, under the lock, as it begins a request:
+ * a message saying so may still wait behind the request it would stop.
+ */
+export const GIVEN_UP = 5;
+/** Requests an interpreter holds at once: the one Python runs, three ahead. */
+export const DEPTH = 4;
 
 /** The end's error for a request given up before Python began it. */
-export const NOT_BEGUN =
-  "the request was given up (its client left or its deadline passed) before Python began it";
+export const NOT_BEGUN = "not begun";
 
-/** The shared words: three of them. */
+/** The shared words. */
 export function sharedWords(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(3 * 4));
+  return new Int32Array(new SharedArrayBuffer((GIVEN_UP + DEPTH) * 4));
 }
 
 /**
@@ -68,6 +84,8 @@ export interface CallMessage {
   t: "call";
   /** The request's number on this interpreter, from 1. */
   seq: number;
+  /** Its place on the interpreter, from 0 to DEPTH - 1: its GIVEN_UP word. */
+  slot: number;
   /**
    * Every string key of the environ and its value, flattened: key, value,
    * …; joined by NULs into one string when no value holds a NUL.

@@ -20,11 +20,14 @@ import {
   type CallMessage,
   FLAG,
   type FromWorker,
+  GIVEN_UP,
   type LoadMessage,
   locked,
   NOT_BEGUN,
+  PENDING,
   type Piece,
   RUNNING,
+  SUSPENDED,
   type ToWorker,
 } from "./protocol.ts";
 
@@ -87,6 +90,8 @@ let waitingFor: "read" | "sleep" | "drain" | undefined;
 let interrupted = false;
 let cancelled = false;
 let unacked = 0;
+/** Whether the request in progress has sent its end. */
+let ended = false;
 
 function wait<T>(what: "read" | "drain"): Promise<T> {
   waitingFor = what;
@@ -102,15 +107,20 @@ function wake(value: unknown): void {
 }
 
 /**
- * Whether the deadline passed. A wait is never begun then: Python would
- * take the interrupt inside Pyodide's own promise machinery, which does not
- * recover, so the buffer is cleared and the glue raises KeyboardInterrupt.
+ * Whether the deadline passed, as Python begins a wait; else the wait is
+ * marked, so the main thread raises no flag until Python is back. A wait is
+ * never begun with the flag raised: Python would take the interrupt inside
+ * Pyodide's own promise machinery, which does not recover, so the buffer is
+ * cleared and the glue raises KeyboardInterrupt.
  */
 function stopped(): boolean {
-  if (Atomics.load(shared, FLAG) !== 0) {
-    Atomics.store(shared, FLAG, 0);
-    interrupted = true;
-  }
+  locked(shared, () => {
+    if (Atomics.load(shared, FLAG) !== 0) {
+      Atomics.store(shared, FLAG, 0);
+      interrupted = true;
+    }
+    if (!interrupted) Atomics.store(shared, SUSPENDED, 1);
+  });
   return interrupted;
 }
 
@@ -125,22 +135,35 @@ function withdraw(): void {
 function next(): void {
   const call = calls.shift();
   if (call === undefined) return;
-  if (skipped.delete(call.seq)) {
+  // Given up while it waited: its word says so even when the message
+  // saying so still waits behind this call. Else a flag raised for the
+  // request before must not interrupt this one.
+  let given = skipped.delete(call.seq);
+  if (!given) {
+    locked(shared, () => {
+      given = Atomics.load(shared, GIVEN_UP + call.slot) === call.seq;
+      if (given) return;
+      Atomics.store(shared, RUNNING, call.seq);
+      Atomics.store(shared, FLAG, 0);
+      Atomics.store(shared, SUSPENDED, 0);
+      Atomics.store(shared, PENDING, 0);
+    });
+  }
+  if (given) {
     host.end(undefined, undefined, NOT_BEGUN);
     return next();
   }
-  interrupted = cancelled = false;
+  interrupted = cancelled = ended = false;
   unacked = 0;
   current = call.seq;
-  // A flag raised for the request before must not interrupt this one.
-  locked(shared, () => {
-    Atomics.store(shared, RUNNING, call.seq);
-    Atomics.store(shared, FLAG, 0);
-  });
   glue.handle.callPromising(call.pairs, call.hasBody, call.multiprocess)
-    .catch((error) =>
-      host.end(undefined, undefined, String(error?.message ?? error))
-    )
+    .catch((error) => {
+      // One end per request: the main thread gives the next message to
+      // the next request (a KeyboardInterrupt may land after the end).
+      if (!ended) {
+        host.end(undefined, undefined, String(error?.message ?? error));
+      }
+    })
     .then(() => {
       locked(shared, () => Atomics.store(shared, RUNNING, 0));
       current = 0;
@@ -192,11 +215,21 @@ const host = {
     if (stopped()) return Promise.resolve(2);
     return wait<number>("drain");
   },
+  /** Python is back from a wait: whether it must stop now. */
+  resumed(): boolean {
+    locked(shared, () => {
+      Atomics.store(shared, SUSPENDED, 0);
+      if (Atomics.load(shared, PENDING) === current) interrupted = true;
+      Atomics.store(shared, PENDING, 0);
+    });
+    return interrupted;
+  },
   end(
     head: unknown,
     pieces: Piece[] | Piece | undefined,
     error: string | undefined,
   ) {
+    ended = true;
     const chunks = pieces == null
       ? undefined
       : Array.isArray(pieces)
@@ -268,6 +301,8 @@ let loaded: LoadMessage;
 /** Loads the app again from its files; says how it went. */
 function reload(): void {
   const started = performance.now();
+  // A flag raised as the last request ended must not stop the reload.
+  locked(shared, () => Atomics.store(shared, FLAG, 0));
   try {
     const why = glue.reload(
       loaded.kind,
