@@ -14,7 +14,8 @@
  *
  *     deno run -A bench/python.ts [--rounds 5] [--duration 5] [--connections 10] [--write]
  *
- * `--write` puts the table in bench/python.md. Needs wrk, gunicorn and
+ * `--write` puts the table in bench/python.md, keeping what the file says
+ * below it (from its first `## ` heading on). Needs wrk, gunicorn and
  * python3-flask (`apt-get install -y wrk gunicorn python3-flask`).
  *
  * @module
@@ -222,11 +223,15 @@ try {
   if (values.write) {
     const command =
       `deno run -A bench/python.ts --rounds ${rounds} --duration ${duration} --connections ${connections}`;
+    // What the file says below the table (its first `## ` section on) stays.
+    const file = `${ROOT}bench/python.md`;
+    const old = await Deno.readTextFile(file).catch(() => "");
+    const prose = old.indexOf("\n## ");
     await Deno.writeTextFile(
-      `${ROOT}bench/python.md`,
+      file,
       `# Python on the gateway: numbers\n\nMeasured with \`${command}\` (${
         new Date().toISOString().slice(0, 10)
-      }).\n\n${table}\n`,
+      }).\n\n${table}\n${prose === -1 ? "" : old.slice(prose)}`,
     );
   }
 } finally {
