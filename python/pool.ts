@@ -156,6 +156,11 @@ export class Pool {
           `a Python interpreter's thread failed: ${event.message}`,
         );
         settle({ t: "failed", message: failure.message });
+        // A reload waiting or under way ends too: the next one waits for it.
+        const next = interpreter.next;
+        interpreter.next = undefined;
+        next?.();
+        interpreter.reply?.({ t: "failed", message: failure.message });
         for (const exchange of interpreter.exchanges.splice(0)) {
           exchange.fail(failure);
         }
