@@ -268,37 +268,50 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "python workers: a request sent ahead whose client leaves is never run, and says so in one line",
-  ignore,
-  async fn() {
-    await using server = new Server([APP]);
-    const url = await server.url();
-    await timed(`${url}fast`);
-    const slow = pending(`${url}sleep?s=1`);
-    await sleep(100);
-    // Sent ahead behind the sleep; its client leaves before Python begins it.
-    const leaving = new AbortController();
-    const left = fetch(`${url}begun?tag=left`, { signal: leaving.signal })
-      .then((r) => r.text(), () => "left");
-    await sleep(300);
-    leaving.abort();
-    assert.equal(await left, "left");
-    assert.equal(await slow, "slept\n");
-    const { text } = await timed(`${url}begun?tag=after`);
-    assert.equal(text, "after\n", "the request whose client left ran");
-    await server.child.kill("SIGKILL");
-    const said = (await server.stderr).split("\n").filter((line) =>
-      line.includes("tag=left")
-    );
-    assert.equal(said.length, 1, said.join("\n"));
-    assert.match(
-      said[0],
-      /GET \/begun\?tag=left: the request was given up \(its client left\) before Python began it; it never ran$/,
-    );
-  },
-});
+// A request given up before Python begins it, in either place it can wait:
+// sent ahead to the busy interpreter, or, with the interpreter holding all
+// it takes (the one it runs and three ahead), in the pool's queue.
+for (
+  const [where, ahead, said] of [
+    ["sent ahead", 0, "before Python began it"],
+    ["in the pool's queue", 3, "while it waited for a Python interpreter"],
+  ] as const
+) {
+  Deno.test({
+    name:
+      `python workers: a request ${where} whose client leaves is never run, and says so in one line`,
+    ignore,
+    async fn() {
+      await using server = new Server([APP]);
+      const url = await server.url();
+      await timed(`${url}fast`);
+      const slow = pending(`${url}sleep?s=1`);
+      const behind = Array.from(
+        { length: ahead },
+        () => pending(`${url}sleep?s=0.1`),
+      );
+      await sleep(100);
+      // Its client leaves before Python begins it.
+      const leaving = new AbortController();
+      const left = fetch(`${url}begun?tag=left`, { signal: leaving.signal })
+        .then((r) => r.text(), () => "left");
+      await sleep(300);
+      leaving.abort();
+      assert.equal(await left, "left");
+      assert.equal(await slow, "slept\n");
+      for (const each of behind) assert.equal(await each, "slept\n");
+      const { text } = await timed(`${url}begun?tag=after`);
+      assert.equal(text, "after\n", "the request whose client left ran");
+      await server.child.kill("SIGKILL");
+      const lines = (await server.stderr).split("\n").filter((line) =>
+        line.includes("tag=left")
+      );
+      assert.deepEqual(lines, [
+        `[wsgi] GET /begun?tag=left: the request was given up (its client left) ${said}; it never ran`,
+      ]);
+    },
+  });
+}
 
 Deno.test({
   name:
