@@ -30,17 +30,6 @@ import {
  */
 export const WATCH_TICK = 50;
 
-/** Calls `onAbort` when the request's deadline passes or its client goes. */
-function watched(
-  environ: Environ,
-  onAbort: () => void,
-): AbortSignal | undefined {
-  const signal = environ["deno.signal"] as AbortSignal | undefined;
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener("abort", onAbort, { once: true });
-  return signal;
-}
-
 /** The start_response calls, from the one string of the common case. */
 function starts(head: Head | undefined): Start[] {
   if (typeof head !== "string") return head ?? [];
@@ -129,7 +118,12 @@ export class Exchange implements Due {
   tick(): boolean {
     if (this.#ended) return false;
     if (++this.#looks < 2) return true;
-    this.#signal = watched(this.environ, this.#abort);
+    // Kept first: the abort reads why from it.
+    const signal = this.#signal = this.environ["deno.signal"] as
+      | AbortSignal
+      | undefined;
+    if (signal?.aborted) this.#abort();
+    else signal?.addEventListener("abort", this.#abort, { once: true });
     return false;
   }
 

@@ -108,8 +108,8 @@ export type ToWorker =
   | { t: "cancel"; seq: number }
   /**
    * The deadline passed or the client left: wake whatever the request
-   * waits for (the flag does the rest), or, when it has not begun, never
-   * begin it.
+   * waits for (the flag does the rest; a request not begun has its
+   * given-up word already).
    */
   | { t: "interrupt"; seq: number }
   /** Another interpreter is free: give back the last request not begun. */

@@ -81,8 +81,6 @@ let shared: Int32Array;
 const calls: CallMessage[] = [];
 /** The number of the request Python runs; 0 between requests. */
 let current = 0;
-/** Requests whose deadline passed before Python began them. */
-const skipped = new Set<number>();
 
 /** What the request in progress waits for, if anything. */
 let waiting: ((value: unknown) => void) | undefined;
@@ -127,7 +125,6 @@ function stopped(): boolean {
 /** Gives back the last request sent ahead, if Python has not begun it. */
 function withdraw(): void {
   const call = calls.pop();
-  if (call) skipped.delete(call.seq);
   post({ t: "withdrawn", taken: call !== undefined });
 }
 
@@ -135,20 +132,18 @@ function withdraw(): void {
 function next(): void {
   const call = calls.shift();
   if (call === undefined) return;
-  // Given up while it waited: its word says so even when the message
-  // saying so still waits behind this call. Else a flag raised for the
-  // request before must not interrupt this one.
-  let given = skipped.delete(call.seq);
-  if (!given) {
-    locked(shared, () => {
-      given = Atomics.load(shared, GIVEN_UP + call.slot) === call.seq;
-      if (given) return;
-      Atomics.store(shared, RUNNING, call.seq);
-      Atomics.store(shared, FLAG, 0);
-      Atomics.store(shared, SUSPENDED, 0);
-      Atomics.store(shared, PENDING, 0);
-    });
-  }
+  // Given up while it waited: its word says so (written before the
+  // message saying so, which may still wait behind this call). Else a flag
+  // raised for the request before must not interrupt this one.
+  let given = false;
+  locked(shared, () => {
+    given = Atomics.load(shared, GIVEN_UP + call.slot) === call.seq;
+    if (given) return;
+    Atomics.store(shared, RUNNING, call.seq);
+    Atomics.store(shared, FLAG, 0);
+    Atomics.store(shared, SUSPENDED, 0);
+    Atomics.store(shared, PENDING, 0);
+  });
   if (given) {
     host.end(undefined, undefined, NOT_BEGUN);
     return next();
@@ -282,10 +277,8 @@ scope.onmessage = ({ data }) => {
       reload();
       break;
     case "interrupt":
-      if (data.seq !== current) {
-        if (calls.some((call) => call.seq === data.seq)) skipped.add(data.seq);
-        break;
-      }
+      // Not begun: its given-up word stops it; over: nothing to do.
+      if (data.seq !== current) break;
       // Python waits, or is done: either way it runs no code now, so the
       // flag is cleared and the wait told instead.
       Atomics.store(shared, FLAG, 0);
