@@ -24,7 +24,8 @@ class GracefulTimeout extends Error {
  */
 export class Drain {
   #inFlight = 0;
-  #idle = Promise.withResolvers<void>();
+  /** Made only when someone waits: a sync request goes 0 → 1 → 0. */
+  #idle?: PromiseWithResolvers<void>;
   /** How to end each body still running. */
   #running = new Set<(error: Error) => void>();
 
@@ -35,7 +36,8 @@ export class Drain {
 
   /** Resolves once no request is in flight. */
   idle(): Promise<void> {
-    return this.#inFlight === 0 ? Promise.resolve() : this.#idle.promise;
+    if (this.#inFlight === 0) return Promise.resolve();
+    return (this.#idle ??= Promise.withResolvers()).promise;
   }
 
   /** Ends every body still running with `error`; returns how many. */
@@ -53,9 +55,9 @@ export class Drain {
       const finish = () => {
         if (finished) return;
         finished = true;
-        if (--this.#inFlight === 0) {
+        if (--this.#inFlight === 0 && this.#idle) {
           this.#idle.resolve();
-          this.#idle = Promise.withResolvers();
+          this.#idle = undefined;
         }
       };
       try {

@@ -45,6 +45,10 @@ export interface Answering {
    * the client by `now` (a `performance.now()`).
    */
   waited(now: number): number;
+  /** The application's result, once it comes, becomes the response. */
+  respond(result: unknown): Response | Promise<Response>;
+  /** What the application threw or rejected with becomes the response. */
+  fail(error: unknown): Response;
 }
 
 /**
@@ -61,21 +65,28 @@ export interface Answering {
  */
 export function deadline(
   exchange: Answering,
-  pending: Promise<Response>,
+  pending: Promise<unknown>,
   timeouts: Timeouts,
   clock: Clock,
+  /** `pending` is the response itself, not the application's result. */
+  responding = false,
 ): Promise<Response> {
   const answer = Promise.withResolvers<Response>();
   const waiting = new Waiting(exchange, timeouts, clock, answer.resolve);
   clock.add(waiting);
   waiting.started = clock.now;
-  pending.then((response) => {
+  const done = (response: Response) => {
     waiting.over();
     answer.resolve(response);
-  }, (error) => {
-    waiting.over();
-    answer.reject(error);
-  });
+  };
+  const failed = (error: unknown) => done(exchange.fail(error));
+  // A streamed body is answered at its first chunk: the wait goes on.
+  const respond = (result: unknown) => {
+    const response = responding ? result as Response : exchange.respond(result);
+    if (response instanceof Promise) response.then(done, failed);
+    else done(response);
+  };
+  pending.then(respond, failed);
   return answer.promise;
 }
 

@@ -52,12 +52,7 @@ export function handle(
   info: Deno.ServeHandlerInfo | undefined,
   context: Context,
 ): Response | Promise<Response> {
-  const exchange = new Exchange(request, head, info, context);
-  const response = exchange.run(app);
-  // Only an answer still pending needs a deadline on the clock.
-  return response instanceof Promise
-    ? deadline(exchange, response, context.timeouts, context.clock)
-    : response;
+  return new Exchange(request, head, info, context).run(app);
 }
 
 type Source = Iterator<Chunk> | AsyncIterator<Chunk>;
@@ -199,19 +194,25 @@ export class Exchange implements Responder, Answering {
   /**
    * Calls the application. The result is a Promise only when something on
    * the way is async: a sync app with an array body costs no promise at all.
+   * Only an answer still pending needs a deadline on the clock, which then
+   * carries the app's promise to its response itself (a promise less).
    */
   run(app: Application): Response | Promise<Response> {
+    const { timeouts, clock } = this.context;
     try {
       const body = app(this.environ, this.startResponse);
-      return body instanceof Promise
-        ? body.then((body) => this.#respond(body), (error) => this.fail(error))
-        : this.#respond(body);
+      if (body instanceof Promise) return deadline(this, body, timeouts, clock);
+      const response = this.respond(body);
+      return response instanceof Promise
+        ? deadline(this, response, timeouts, clock, true)
+        : response;
     } catch (error) {
       return this.fail(error);
     }
   }
 
-  #respond(result: unknown): Response | Promise<Response> {
+  /** The application's result becomes the response, or its 500. */
+  respond(result: unknown): Response | Promise<Response> {
     try {
       const body = checkBody(result);
       if (body instanceof Broken) this.break(body);
