@@ -92,6 +92,7 @@ export function deadline(
 
 /** An answer still pending, as the clock looks at it. */
 class Waiting implements Due {
+  clockIndex = -1;
   #exchange: Answering;
   #timeouts: Timeouts;
   #clock: Clock;

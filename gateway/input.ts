@@ -36,7 +36,7 @@ export class RequestRefused extends Error {
  * `wsgi.input` over a request's body, opened on the first read: under
  * Deno.serve, merely touching `request.body` sets up a stream.
  */
-export class Input implements InputStream, Due {
+export class Input implements InputStream {
   #request: Request | null;
   #headers?: Headers;
   #body?: ReadableStream<Uint8Array> | null;
@@ -88,8 +88,11 @@ export class Input implements InputStream, Due {
     this.#timed = timed;
   }
 
+  /** What the clock looks at while a read waits: not the app's to see. */
+  #due?: Due;
+
   /** The clock's look at a read under way: stalled past the patience? */
-  tick(now: number): boolean {
+  #tick(now: number): boolean {
     if (this.#stall === undefined) return false;
     if (now - this.#readSince < this.#patience) return true;
     this.#stall();
@@ -171,7 +174,9 @@ export class Input implements InputStream, Due {
       const { promise, resolve } = Promise.withResolvers<"stalled">();
       stalled = promise;
       this.#stall = () => resolve("stalled");
-      this.#clock!.add(this);
+      this.#clock!.add(
+        this.#due ??= { clockIndex: -1, tick: (now) => this.#tick(now) },
+      );
       this.#readSince = this.#clock!.now;
     }
     try {
@@ -190,7 +195,7 @@ export class Input implements InputStream, Due {
     } finally {
       if (this.#stall !== undefined) {
         this.#stall = undefined;
-        this.#clock!.delete(this);
+        this.#clock!.delete(this.#due!);
       }
       if (timed && --this.#reads === 0) {
         this.#waited += this.#clock!.now - this.#since;

@@ -171,6 +171,7 @@ export async function respondStreaming(
   const watch = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     let looked = clock.now;
     guard = {
+      clockIndex: -1,
       tick: (now) => {
         if (cancelled) return false;
         if (now - looked < patience) return true;
@@ -285,6 +286,7 @@ function unlessGone(
   let since = 0;
   let unhook: (() => void) | undefined;
   const silent: Due = {
+    clockIndex: -1,
     tick: (now) => {
       if (now - since < clock.tick) return true;
       const signal = exchange.gone;

@@ -60,6 +60,7 @@ export interface Link {
  * may be sent again, to another interpreter, until Python begins it.
  */
 export class Exchange implements Due {
+  clockIndex = -1;
   #answered = false;
   #ended = false;
   #error?: Error;
