@@ -8,7 +8,7 @@
  */
 
 import type { Body, Chunk, Environ, StartResponse } from "../types.ts";
-import type { Due } from "../gateway/clock.ts";
+import type { Clock, Due } from "../gateway/clock.ts";
 import { stringPairs } from "../gateway/environ.ts";
 import { ClientGone } from "../gateway/input.ts";
 import { PythonException } from "./exception.ts";
@@ -75,6 +75,7 @@ export class Exchange implements Due {
   #link?: Link;
   #seq = 0;
   #slot = -1;
+  #clock: Clock;
 
   constructor(
     readonly environ: Environ,
@@ -83,7 +84,12 @@ export class Exchange implements Due {
     readonly reject: (error: unknown) => void,
     /** Takes the request out of the pool's queue: it is gone. */
     readonly leave: (exchange: Exchange) => void,
-  ) {}
+    /** The pool's clock, which watches the request until it ends. */
+    clock: Clock,
+  ) {
+    this.#clock = clock;
+    clock.add(this);
+  }
 
   /** Whether Python is done with the request, or need never begin it. */
   get ended(): boolean {
@@ -136,6 +142,7 @@ export class Exchange implements Due {
     if (this.#link === undefined) {
       // Never sent: it leaves the queue, and nothing waits for its end.
       this.#ended = true;
+      this.#clock.delete(this);
       this.leave(this);
       this.reject(
         this.#givenUp("while it waited for a Python interpreter; it never ran"),
@@ -265,6 +272,10 @@ export class Exchange implements Due {
   #finish(_: undefined, error: Error | undefined): void {
     if (this.#ended) return;
     this.#ended = true;
+    // Out of the clock at once: held until its next look, every request
+    // of the last tick outlived a young-generation GC (measured: 13 MB
+    // copied at each, a scavenge of 10 to 25 ms every 200 ms).
+    this.#clock.delete(this);
     this.#error = error;
     this.#signal?.removeEventListener("abort", this.#abort);
     if (this.#expired && error) {

@@ -203,8 +203,8 @@ export class Pool {
         resolve,
         reject,
         this.#leave,
+        this.#clock,
       );
-      this.#clock.add(exchange);
       if (!this.#place(exchange, queued < this.#queue)) {
         this.#waiting.push(exchange);
       }
