@@ -86,6 +86,8 @@ export class Exchange implements Responder, Answering {
   #signal?: ClientSignal;
   /** True once the application ran out of time and was answered for. */
   #expired = false;
+  /** The request as Deno gave it, whatever the app does to its environ. */
+  #request: Request;
 
   constructor(
     request: Request,
@@ -94,6 +96,7 @@ export class Exchange implements Responder, Answering {
     context: Context,
   ) {
     this.context = context;
+    this.#request = request;
     const input = this.#input = new Input(request, head.headers);
     const { read, app } = context.timeouts;
     // The deadline does not count the time reads wait on the client.
@@ -117,7 +120,7 @@ export class Exchange implements Responder, Answering {
   }
 
   #clientSignal(): ClientSignal {
-    return this.#signal ??= new ClientSignal(this.environ["deno.request"]);
+    return this.#signal ??= new ClientSignal(this.#request);
   }
 
   /** `deno.signal`: an AbortController costs, so one is made when read. */
@@ -174,7 +177,7 @@ export class Exchange implements Responder, Answering {
   }
 
   get gone(): AbortSignal {
-    return this.environ["deno.request"].signal;
+    return this.#request.signal;
   }
 
   written(): Uint8Array[] {
@@ -375,7 +378,7 @@ export class Exchange implements Responder, Answering {
    * REQUEST_METHOD. Deno caches the method with the URL: no cost.
    */
   get head(): boolean {
-    return this.environ["deno.request"].method === "HEAD";
+    return this.#request.method === "HEAD";
   }
 
   /** HEAD and 304 may declare the length of a body they do not carry. */

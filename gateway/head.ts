@@ -25,12 +25,17 @@ export interface Head {
   headers: Headers;
   /** The Host header as sent, or null. */
   host: string | null;
+  /**
+   * Where the target starts in `url`, once found (-1 before): the limits,
+   * the access log and the environ each ask.
+   */
+  start: number;
 }
 
 /** Reads a request's head: the URL, and the Host among its headers. */
 export function headOf(request: Request): Head {
   const headers = request.headers;
-  return { url: request.url, headers, host: headers.get("host") };
+  return { url: request.url, headers, host: headers.get("host"), start: -1 };
 }
 
 /**
@@ -38,13 +43,15 @@ export function headOf(request: Request): Head {
  * else (an absolute-form target, HTTP/2's `:authority`, Deno's fallback)
  * past an authority Deno parsed, which holds no `/`.
  */
-function targetStart({ url, host }: Head): number {
+function targetStart(head: Head): number {
+  if (head.start !== -1) return head.start;
+  const { url, host } = head;
   const authority = url.indexOf("://") + 3;
   const from = host !== null && url.startsWith(host, authority)
     ? authority + host.length
     : authority;
   const slash = url.indexOf("/", from);
-  return slash === -1 ? url.length : slash;
+  return head.start = slash === -1 ? url.length : slash;
 }
 
 /**
