@@ -78,7 +78,7 @@ export interface Server {
 const deno = Deno.execPath();
 
 function twin(
-  side: "wsgi" | "raw" | "raw1" | "reading",
+  side: "wsgi" | "raw" | "raw1" | "reading" | "host",
   name: string,
 ): Contestant {
   return {
@@ -105,6 +105,12 @@ const RAW = twin("raw", "raw Deno.serve");
 const RAW1 = twin("raw1", "raw Deno.serve, (request) => handler");
 /** Raw, but reading what an environ needs: the ceiling for this design. */
 const READING = twin("reading", "raw, reading url/method/headers/remote");
+/**
+ * Raw, reading only what every request costs the gateway: the Host (which
+ * must be checked) and the URL. Reading a header is what makes Deno copy
+ * the request's headers as the response goes: the floor under the targets.
+ */
+const HOST = twin("host", "raw, reading the Host and the URL");
 
 /**
  * The gateway as the README runs it: `server.ts` with its defaults, the
@@ -510,7 +516,8 @@ async function runScenario(
   console.log(`\n## ${name}: ${scenario.title}`);
   const contestants = [GATEWAY, RAW, ...options.baselines.map(baseline)];
   if (scenario.cli) contestants.push(CLI);
-  if (name === "lesson") contestants.push(RAW1, READING);
+  if (name === "lesson") contestants.push(RAW1, READING, HOST);
+  if (name === "lessonAsync") contestants.push(HOST);
   if (name === "lesson" && options.peers) contestants.push(...PEERS);
   const servers: Server[] = [];
   let file: string | undefined;
