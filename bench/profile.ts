@@ -195,7 +195,7 @@ if (import.meta.main) {
   console.log(`\nself time, top ${count} (of ${(all / 1000).toFixed(0)} ms):`);
   console.log(top(self, all, count));
   const ours = new Map(
-    [...inclusive].filter(([name]) => /(server|log)\.ts:/.test(name)),
+    [...inclusive].filter(([name]) => / (gateway|cli|python)\//.test(name)),
   );
   console.log(`\ninclusive time of the gateway's functions:`);
   console.log(top(ours, all, count));
