@@ -18,7 +18,7 @@ export interface Setting {
   flag?: string;
   /** What the gateway takes when the option is absent; 0 is off. */
   default?: number;
-  unit?: "bytes" | "seconds";
+  unit?: "bytes" | "fields" | "seconds";
   /** The group `--help` lists it under. */
   group: "logging" | "limits" | "timeouts" | "code";
   /** One line for `--help` (what happens past it, for a limit). */
@@ -61,7 +61,7 @@ export const SETTINGS = [
     key: "limitRequestFields",
     flag: "--limit-request-fields",
     default: 0,
-    unit: "bytes",
+    unit: "fields",
     group: "limits",
     help: "most header fields, else 431 (Deno alone: 400 past 128)",
   },
