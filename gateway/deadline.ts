@@ -79,12 +79,30 @@ export function deadline(
     waiting.over();
     answer.resolve(response);
   };
-  const failed = (error: unknown) => done(exchange.fail(error));
+  // The answer never stays pending: what throws on the way rejects it (Deno
+  // answers 500), as the promise it waits for would have.
+  const broken = (error: unknown) => {
+    waiting.over();
+    answer.reject(error);
+  };
+  const failed = (error: unknown) => {
+    try {
+      done(exchange.fail(error));
+    } catch (error) {
+      broken(error);
+    }
+  };
   // A streamed body is answered at its first chunk: the wait goes on.
   const respond = (result: unknown) => {
-    const response = responding ? result as Response : exchange.respond(result);
-    if (response instanceof Promise) response.then(done, failed);
-    else done(response);
+    try {
+      const response = responding
+        ? result as Response
+        : exchange.respond(result);
+      if (response instanceof Promise) response.then(done, failed);
+      else done(response);
+    } catch (error) {
+      broken(error);
+    }
   };
   pending.then(respond, failed);
   return answer.promise;

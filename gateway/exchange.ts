@@ -189,7 +189,13 @@ export class Exchange implements Responder, Answering {
   }
 
   ended(status: number, body: number | string): void {
-    this.watch?.end(status, body);
+    // A broken access log (an option's function that throws) must change
+    // no answer: said in wsgi.errors instead.
+    try {
+      this.watch?.end(status, body);
+    } catch (error) {
+      this.log("the access log raised an error", error);
+    }
   }
 
   // -- 2. the application call ------------------------------------------------

@@ -207,6 +207,45 @@ Deno.test("access log: an answer past appTimeout is logged once, as the client g
   );
 });
 
+Deno.test("access log: one that throws changes no answer, sync or async, and says so in wsgi.errors", async () => {
+  const { lines, errors } = recorder();
+  const broken = () => {
+    throw new Error("the log is broken");
+  };
+  const options: GatewayOptions = { accessLog: broken, errors, appTimeout: 0 };
+  // With no deadline, an answer left pending would wait forever: each one
+  // must settle on its own.
+  const rejects: Application = async () => {
+    await Promise.resolve();
+    throw new Error("the app failed");
+  };
+  const never: Application = async () => {
+    await Promise.resolve();
+    return ["no startResponse"];
+  };
+  const cases: [string, Application, number][] = [
+    ["/sync", ok(), 200],
+    [
+      "/async",
+      async (environ, startResponse) => await ok()(environ, startResponse),
+      200,
+    ],
+    ["/rejects", rejects, 500],
+    ["/never", never, 500],
+  ];
+  for (const [target, app, status] of cases) {
+    const response = await exchange(app, options, target);
+    assert.equal(response.status, status, target);
+  }
+  const said = lines.filter((line) => line.includes("access log raised"));
+  assert.deepEqual(said.map((line) => line.split(":")[1].trim()), [
+    "[wsgi] GET /sync",
+    "[wsgi] GET /async",
+    "[wsgi] GET /rejects",
+    "[wsgi] GET /never",
+  ]);
+});
+
 Deno.test("access log: the remote host is - when there is no connection", async () => {
   const { lines, sink } = recorder();
   await exchange(holaMundoApp, { accessLog: sink }, "/a%20b?x=1&y");
