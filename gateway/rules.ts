@@ -88,8 +88,14 @@ export interface Checked {
   typed: boolean;
 }
 
-/** Header names already found to be tokens and not hop-by-hop. */
-const goodNames = new Set<string>();
+/** What a header name means to the gateway, once found to be allowed. */
+const ORDINARY = 0, LENGTH = 1, TYPE = 2;
+
+/**
+ * Header names already found to be tokens and not hop-by-hop, and what
+ * each is: no lowercase copy of a name per response.
+ */
+const goodNames = new Map<string, number>();
 
 /** Checks the list given to startResponse, and copies it. */
 export function checkHeaders(headers: unknown): Checked | Broken {
@@ -115,13 +121,20 @@ export function checkHeaders(headers: unknown): Checked | Broken {
       );
     }
     const [name, value] = header;
-    if (!goodNames.has(name)) {
+    let kind = goodNames.get(name);
+    if (kind === undefined) {
       const broken = checkName(name);
       if (broken) return broken;
-      if (goodNames.size < 512) goodNames.add(name);
+      const lower = name.toLowerCase();
+      kind = lower === "content-length"
+        ? LENGTH
+        : lower === "content-type"
+        ? TYPE
+        : ORDINARY;
+      if (goodNames.size < 512) goodNames.set(name, kind);
     }
     if (!FIELD_VALUE.test(value)) return badValue(name, value);
-    if (name.length === 14 && name.toLowerCase() === "content-length") {
+    if (kind === LENGTH) {
       if (!/^\d+$/.test(value)) {
         return new Broken(
           "header.Content-Length",
@@ -131,9 +144,7 @@ export function checkHeaders(headers: unknown): Checked | Broken {
         );
       }
       checked.length = Number(value);
-    } else if (name.length === 12 && name.toLowerCase() === "content-type") {
-      checked.typed = true;
-    }
+    } else if (kind === TYPE) checked.typed = true;
     checked.list.push([name, value]);
   }
   return checked;
