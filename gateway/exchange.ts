@@ -355,6 +355,9 @@ export class Exchange implements Responder, Answering {
    * app's own list, so their case and order reach the wire as written.
    */
   commit(hasContent: boolean): Committed {
+    // A first chunk after the deadline's 503: no stream for nobody, which
+    // would hold the body until sendTimeout; fail() only closes it.
+    if (this.#expired) throw EXPIRED;
     if (this.#broken) throw this.#broken;
     // The application may have caught it; the answer is still the refusal.
     if (this.#input.refused) throw this.#input.refused;

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Application } from "../mod.ts";
+import { type Application, toFetchHandler } from "../mod.ts";
 import { connect, listen, writeAll } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -303,6 +303,48 @@ Deno.test("a slow app gets one log line; past appTimeout a 503, deno.signal fire
     log,
     /\[wsgi\] GET \/slow\?x=1: the application did not answer in 0.3 s \(appTimeout\)\n/,
   );
+});
+
+Deno.test("a streamed body whose first chunk comes after appTimeout's 503 is closed then, with no stream left for nobody", async () => {
+  const body = closing();
+  let first!: () => void;
+  const late = new Promise<void>((resolve) => first = resolve);
+  const app: Application = (_environ, startResponse) => {
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return Object.assign(
+      (async function* () {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        first();
+        yield "too ";
+        yield "late";
+      })(),
+      { close: body.close },
+    );
+  };
+  const lines: string[] = [];
+  // A short sendTimeout: a stream made for nobody would be cut by it, and
+  // the cut logged as a response aborted after it had started.
+  const handler = toFetchHandler(app, {
+    appTimeout: 0.2,
+    sendTimeout: 0.3,
+    slowAppWarning: 0,
+    errors: {
+      write: (text) => void lines.push(text),
+      writelines: (texts) => void lines.push(...texts),
+      flush() {},
+    },
+  });
+  const response = await handler(new Request("http://localhost/late"));
+  assert.equal(response.status, 503);
+  await response.body?.cancel();
+  await late;
+  await body.called;
+  assert.equal(body.closed, 1);
+  // Longer than two sendTimeouts and a tick of the clock: nothing more.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.deepEqual(lines, [
+    "[wsgi] GET /late: the application did not answer in 0.2 s (appTimeout)\n",
+  ]);
 });
 
 /**
