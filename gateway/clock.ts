@@ -24,7 +24,8 @@ export interface Due {
   /**
    * Where the clock holds the entry, -1 while it does not: the clock's to
    * write. A Set would give each entry a hash, and its table shrinks and
-   * grows as requests come and go: measured, a tenth of an async request.
+   * grows as requests come and go: 3% of an async request, measured in
+   * process.
    */
   clockIndex: number;
 }

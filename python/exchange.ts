@@ -142,7 +142,6 @@ export class Exchange implements Due {
     if (this.#link === undefined) {
       // Never sent: it leaves the queue, and nothing waits for its end.
       this.#ended = true;
-      this.#clock.delete(this);
       this.leave(this);
       this.reject(
         this.#givenUp("while it waited for a Python interpreter; it never ran"),
