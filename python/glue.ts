@@ -200,6 +200,15 @@ def handle(pairs, has_body, multiprocess):
     # NUL: the main thread checked), else as an array.
     pairs = pairs.split("\\0") if type(pairs) is str else pairs.to_py()
     environ = dict(zip(pairs[::2], pairs[1::2]))
+    # PEP 3333's native strings hold the request's bytes, one character
+    # each (latin-1), as wsgiref and gunicorn give them and as Werkzeug
+    # decodes them back; the gateway decoded the path as UTF-8, a byte
+    # outside valid UTF-8 as a lone surrogate, which gives that byte back.
+    for key in ("PATH_INFO", "SCRIPT_NAME"):
+        value = environ.get(key)
+        if value is not None and not value.isascii():
+            environ[key] = value.encode("utf-8", "surrogateescape").decode(
+                "latin-1")
     environ["wsgi.version"] = (1, 0)
     environ["wsgi.run_once"] = False
     environ["wsgi.input_terminated"] = True

@@ -171,6 +171,32 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "python: PATH_INFO and SCRIPT_NAME hold the request's bytes as latin-1 (PEP 3333), valid UTF-8 or not",
+  ignore,
+  async fn() {
+    const paths = {
+      "/path-bytes/Ad%C3%A1": String.raw`b'/path-bytes/Ad\xc3\xa1'`,
+      "/path-bytes/Ad%E1": String.raw`b'/path-bytes/Ad\xe1'`,
+      "/path-bytes/%F0%9F%90%8D": String.raw`b'/path-bytes/\xf0\x9f\x90\x8d'`,
+      "/path-bytes/Ada": "b'/path-bytes/Ada'",
+    };
+    for (const [path, expected] of Object.entries(paths)) {
+      const response = await client!.get(path);
+      assert.equal(response.text, `${expected}\nb''\n`, path);
+    }
+    // Mounted under a prefix with an accent: SCRIPT_NAME too.
+    const { mount } = await import("../mount.ts");
+    const mounted = new Client(mount({ "/café": contract! }));
+    const response = await mounted.get("/caf%C3%A9/path-bytes/x");
+    assert.equal(
+      response.text,
+      String.raw`b'/path-bytes/x'` + "\n" + String.raw`b'/caf\xc3\xa9'` + "\n",
+    );
+  },
+});
+
+Deno.test({
   name: "python: wsgi.input reads with read(n), readline, readlines and read()",
   ignore,
   async fn() {
@@ -395,6 +421,9 @@ for (const framework of ["flask", "bottle"] as const) {
       assert.match(index.text, /^Hola desde (Flask|Bottle)$/);
       const hola = await client.get("/hola/%3Cb%3EAda");
       assert.equal(hola.text, "<h1>Hola &lt;b&gt;Ada</h1>");
+      // The framework decodes the path's bytes as UTF-8 itself.
+      const accent = await client.get("/hola/Jos%C3%A9");
+      assert.equal(accent.text, "<h1>Hola José</h1>");
       const eco = await client.post("/eco", {
         body: new URLSearchParams({ nombre: "Ada Lovelace" }),
       });
@@ -403,7 +432,7 @@ for (const framework of ["flask", "bottle"] as const) {
       const missing = await client.get("/nada");
       assert.equal(missing.status, 404);
       assert.deepEqual(
-        [index, hola, eco, missing].flatMap((r) => r.errors),
+        [index, hola, accent, eco, missing].flatMap((r) => r.errors),
         [],
       );
     },
