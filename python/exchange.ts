@@ -212,6 +212,11 @@ export class Exchange implements Due {
       : new PythonException(message.error);
     if (!this.#answered) {
       if (error) {
+        // What start_response was told before the error is replayed, as a
+        // TypeScript app's calls would have been, for the trace to show.
+        // Python's error is the request's; a rule a call broke is said too.
+        const refused = this.#replay(message.head);
+        if (refused) this.#say(refused.message);
         this.#finish(undefined, error);
         return;
       }
@@ -228,17 +233,10 @@ export class Exchange implements Due {
    * own, then the body. A list comes out whole; anything else streams.
    */
   #answer(head: Head | undefined, whole: Piece[] | undefined): boolean {
+    const refused = this.#replay(head);
     this.#answered = true;
-    try {
-      for (const [status, headers, excInfo] of starts(head)) {
-        this.startResponse(
-          status as string,
-          headers as [string, string][],
-          excInfo ?? undefined,
-        );
-      }
-    } catch (error) {
-      this.reject(error);
+    if (refused) {
+      this.reject(refused);
       this.#cancel();
       return false;
     }
@@ -259,6 +257,21 @@ export class Exchange implements Due {
     }
     this.resolve(this.#stream());
     return true;
+  }
+
+  /** The start_response calls, on the gateway's own: what a rule refused. */
+  #replay(head: Head | undefined): Error | undefined {
+    try {
+      for (const [status, headers, excInfo] of starts(head)) {
+        this.startResponse(
+          status as string,
+          headers as [string, string][],
+          excInfo ?? undefined,
+        );
+      }
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
   }
 
   /** wsgi.file_wrapper of a real file: the gateway sends it. */
@@ -302,11 +315,16 @@ export class Exchange implements Due {
     const why = this.#late ? "its deadline passed" : "its client left";
     const line = `the request was given up (${why}) ${what}`;
     if (!this.#late) return new ClientGone(line);
+    this.#say(line);
+    return new Error(line);
+  }
+
+  /** One line in wsgi.errors about this request, as the gateway's are. */
+  #say(line: string): void {
     const { REQUEST_METHOD, REQUEST_URI } = this.environ;
     this.environ["wsgi.errors"].write(
       `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${line}\n`,
     );
-    return new Error(line);
   }
 
   #stream(): Body {

@@ -175,15 +175,36 @@ def safe(value):
     return {"python": type(value).__name__, "repr": repr(value)}
 
 
+class BodyError(TypeError):
+    """A body PEP 3333 does not allow: said in one line, with no frames of
+    this glue, which are all a traceback would show."""
+
+
 def chunk(value):
     """A chunk as JavaScript takes it: bytes become a Uint8Array."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return to_js(bytes(value))
     if isinstance(value, str):
         return value
-    if value is None:
-        raise TypeError("the body gave None; a chunk is bytes (or str)")
-    return to_js(safe(value), dict_converter=dict_to_js)
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    raise BodyError(
+        f"the body gave {type(value).__name__} {shown}, not bytes: a WSGI "
+        "body is an iterable of bytes, such as [b'...'] (PEP 3333)")
+
+
+def check_body(result):
+    """Refuses a result that is no iterable of chunks at all."""
+    if isinstance(result, (bytes, bytearray, str)):
+        # Iterating it would give ints, or one character at a time.
+        raise BodyError(
+            f"the application returned {type(result).__name__}, not an "
+            "iterable of bytes: return a list of it, [body] (PEP 3333)")
+    if result is None:
+        raise BodyError(
+            "the application returned None, not an iterable of bytes: "
+            "return [body] (PEP 3333)")
 
 
 def dict_to_js(pairs):
@@ -270,6 +291,7 @@ def handle(pairs, has_body, multiprocess):
     error = None
     try:
         result = APP(environ, start_response)
+        check_body(result)
         if type(result) in (list, tuple):
             if len(result) == 1 and isinstance(result[0], (bytes, str)):
                 chunks = chunk(result[0])
@@ -285,6 +307,8 @@ def handle(pairs, has_body, multiprocess):
                     emit(value)
     except Cancelled:
         pass
+    except BodyError as exc:
+        error = f"TypeError: {exc}\\n"
     except BaseException as exc:
         error = "".join(traceback.format_exception(exc))
     finally:

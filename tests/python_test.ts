@@ -342,6 +342,59 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "python: start_response then an exception: the trace shows the call, the client a 500",
+  ignore,
+  async fn() {
+    const lines: string[] = [];
+    const handler = toFetchHandler(contract!, {
+      trace: (line) => void lines.push(line),
+      errors: { write() {}, writelines() {}, flush() {} },
+    });
+    const response = await handler(
+      new Request("http://localhost/start-then-raise"),
+    );
+    assert.equal(response.status, 500);
+    await response.body?.cancel();
+    assert.match(
+      lines.join("\n"),
+      /app → server {5}startResponse\("200 OK", \[\["Content-Type","text\/plain"\]\]\)/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "python: a body that is not an iterable of bytes is a 500 and one line naming it, as wsgiref refuses it",
+  ignore,
+  async fn() {
+    const said = {
+      "/bytes-body":
+        "the application returned bytes, not an iterable of bytes: return a list of it, [body] (PEP 3333)",
+      "/str-body":
+        "the application returned str, not an iterable of bytes: return a list of it, [body] (PEP 3333)",
+      "/none-body":
+        "the application returned None, not an iterable of bytes: return [body] (PEP 3333)",
+      "/int-chunk":
+        "the body gave int 42, not bytes: a WSGI body is an iterable of bytes, such as [b'...'] (PEP 3333)",
+    };
+    for (const [path, line] of Object.entries(said)) {
+      const response = await client!.get(path);
+      assert.equal(response.status, 500, path);
+      const log = response.errors.join("");
+      assert.ok(log.includes(`TypeError: ${line}\n`), log);
+      // Neither a file looked for nor a frame of the glue or of JavaScript.
+      assert.doesNotMatch(log, /NotFound|readfile|Traceback|\n\s+at /);
+    }
+    // Yielded after a first chunk: the response is cut, the line the same.
+    const response = await client!.get("/int-yielded");
+    assert.ok(response.aborted);
+    assert.equal(response.text, "uno\n");
+    assert.match(response.errors.join(""), /TypeError: the body gave int 42/);
+  },
+});
+
+Deno.test({
   name: "python: an exception after the first chunk aborts the response",
   ignore,
   async fn() {
