@@ -734,9 +734,12 @@ Deno.test("cli: Ctrl+C lets a response in flight finish, then says Stopped.", as
       received += step.value;
     }
     assert.equal(received, "uno\ndos\n");
-    // stderr may hold Deno's one-time notice about request.signal.
-    const { rest, code } = await stopped;
-    assert.deepEqual({ rest, code }, { rest: ["Stopped."], code: 0 });
+    assert.deepEqual(await stopped, {
+      rest: ["Stopped."],
+      stderr:
+        "Stopping: waiting for 1 request in flight (up to 30 s; Ctrl+C again to quit now)\n",
+      code: 0,
+    });
   } finally {
     await reader.cancel().catch(() => {});
   }

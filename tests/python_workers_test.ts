@@ -163,6 +163,11 @@ Deno.test({
       assert.ok(ms < 100, `/fast took ${ms.toFixed(0)} ms beside /${slow}`);
       assert.match(await slowly, /slept|burned/);
     }
+    // A view answering after a tick followed its client through Deno's
+    // request.signal: deno.json's no-legacy-abort keeps Deno's notice about
+    // that signal (legacy behaviour) off the learner's terminal.
+    server.child.kill("SIGKILL");
+    assert.doesNotMatch(await server.stderr, /legacy behavior/);
   },
 });
 
