@@ -184,7 +184,8 @@ const FLAGS: Flag[] = [
     help: [
       "for development, not for production: on a change to the",
       "app's .ts/.js/.py files (its folder, recursively) start",
-      "new workers with the new code; runs the supervisor",
+      "new workers with the new code (runs the supervisor); a .py",
+      "served alone is loaded again in its own interpreter",
     ],
   },
   {
@@ -278,9 +279,9 @@ export function usage(): string {
     "Usage:",
     "  deno run --allow-net --allow-read server.ts [options] [module[:name]]",
     "",
-    "With -w N (N ≥ 2), --timeout, --max-requests or --reload, a supervisor",
-    "starts the worker processes and needs --allow-run=deno too; without,",
-    "one process serves.",
+    "With -w N (N ≥ 2), --timeout, --max-requests or --reload (of anything",
+    "but a lone .py), a supervisor starts the worker processes and needs",
+    "--allow-run=deno too; without, one process serves.",
   ];
   for (const [group, title] of Object.entries(GROUPS)) {
     lines.push("", `${title}:`);

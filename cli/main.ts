@@ -13,7 +13,7 @@ import { serveCommand } from "./listen.ts";
 import { say } from "./logs.ts";
 import { watchApp } from "./reload.ts";
 import { keepGoing } from "./survive.ts";
-import { supervise } from "./supervisor.ts";
+import { supervise, supervisedBy } from "./supervisor.ts";
 
 /** Runs the command line; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
@@ -48,12 +48,7 @@ export async function main(args: string[]): Promise<number> {
     }
     // One process unless asked: a learner's Ctrl+C, trace and errors stay
     // those of one program.
-    if (
-      command.workers > 1 || command.timeout !== undefined ||
-      command.maxRequests > 0 || command.reload
-    ) {
-      return await supervise(command);
-    }
+    if (supervisedBy(command)) return await supervise(command);
     const app = await application(command);
     keepGoing();
     return await serveCommand(command, app);

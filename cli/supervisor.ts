@@ -64,6 +64,17 @@ interface Worker {
 }
 
 /**
+ * The option that asks for worker processes, as the user gave it, or
+ * nothing when one process serves.
+ */
+export function supervisedBy(command: Command): string | undefined {
+  if (command.workers > 1) return `-w ${command.workers}`;
+  if (command.timeout !== undefined) return "--timeout";
+  if (command.maxRequests > 0) return "--max-requests";
+  if (command.reload) return "--reload";
+}
+
+/**
  * Runs `command` under the supervisor; resolves to the exit status. Every
  * port is checked (and a port 0 chosen) here first, so that a port in use
  * is said once, in one line, before any worker starts.
@@ -88,7 +99,9 @@ function claimPorts(command: Command): Command {
   const binds = command.binds.map((bind) => {
     if ("path" in bind) {
       throw new UsageError(
-        `-w and --timeout start worker processes, which can share a TCP port but not unix:${bind.path}: give -b HOST:PORT`,
+        `${
+          supervisedBy(command)
+        } starts worker processes, which can share a TCP port but not unix:${bind.path}: give -b HOST:PORT`,
       );
     }
     try {
@@ -247,7 +260,9 @@ class Supervisor {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotCapable)) throw error;
       throw new UsageError(
-        "-w and --timeout start worker processes: run server.ts with --allow-run=deno",
+        `${
+          supervisedBy(this.#command)
+        } starts worker processes: run server.ts with --allow-run=deno`,
       );
     }
     const worker: Worker = {

@@ -486,9 +486,18 @@ const MISTAKES: [string[], string][] = [
   ],
   [["--reload-extra-file", "deno.json"], "--reload-extra-file needs --reload"],
   [["--certfile", "cert.pem"], "--certfile and --keyfile go together"],
+  // Worker processes need --allow-run=deno; the error names what asked.
+  [
+    ["--reload", "-b", "127.0.0.1:0", "tests/fixtures/apps.ts"],
+    "--reload starts worker processes: run server.ts with --allow-run=deno",
+  ],
+  [
+    ["-w", "2", "-b", "127.0.0.1:0", "tests/fixtures/apps.ts"],
+    "-w 2 starts worker processes: run server.ts with --allow-run=deno",
+  ],
   [
     ["-w", "2", "-b", "unix:/tmp/x.sock"],
-    "-w and --timeout start worker processes, which can share a TCP port but not unix:/tmp/x.sock",
+    "-w 2 starts worker processes, which can share a TCP port but not unix:/tmp/x.sock",
   ],
   [
     ["--static", "static=examples"],
