@@ -17,7 +17,7 @@
  */
 
 import type { Application, Body, Environ, StartResponse } from "../types.ts";
-import { Clock } from "../gateway/clock.ts";
+import { Clock, type Due } from "../gateway/clock.ts";
 import { PythonException } from "./exception.ts";
 import { Exchange, type Link, WATCH_TICK } from "./exchange.ts";
 import {
@@ -112,6 +112,7 @@ export class Pool {
   readonly #queue: number;
   /** Looks at the requests in flight: no timer per request. */
   readonly #clock = new Clock([WATCH_TICK * 10 / 1000]);
+  readonly #refusals = new Refusals(this.#clock);
   readonly version: string;
   readonly startup: number;
 
@@ -338,6 +339,7 @@ export class Pool {
 
   /** Ends every interpreter; requests still waiting get a 503. */
   close(): void {
+    this.#refusals.flush();
     const closed = new Error("the Python interpreters closed");
     for (const interpreter of this.#all) {
       interpreter.dead = true;
@@ -359,8 +361,9 @@ export class Pool {
     const why = this.#all.length === 0
       ? "no Python interpreter is running"
       : `${queued} requests already wait for the ${this.#all.length} Python interpreter(s) (queue limit ${this.#queue})`;
-    environ["wsgi.errors"].write(
-      `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${why}; answered 503\n`,
+    this.#refusals.say(
+      environ["wsgi.errors"],
+      `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${why}; answered 503`,
     );
     startResponse("503 Service Unavailable", [
       ["Content-Type", "text/plain; charset=utf-8"],
@@ -375,4 +378,49 @@ function loadError(message: FromWorker & { t: "failed" }): Error {
   return message.name === "PythonException"
     ? new PythonException(message.traceback!, message.message)
     : new LoadFailure(message.message);
+}
+
+/**
+ * The lines of a full queue's 503s: under a flood, the first of each second
+ * is written and the others counted, said in one line when the second is
+ * over (a client hammering a full queue wrote 64,000 lines in 3 s).
+ */
+class Refusals implements Due {
+  clockIndex = -1;
+  #clock: Clock;
+  #saidAt = -Infinity;
+  #unsaid = 0;
+  #errors?: Environ["wsgi.errors"];
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  say(errors: Environ["wsgi.errors"], line: string): void {
+    const now = this.#clock.now;
+    if (now - this.#saidAt < 1000) {
+      this.#unsaid++;
+      this.#errors = errors;
+      this.#clock.add(this);
+      return;
+    }
+    this.#saidAt = now;
+    errors.write(`${line}\n`);
+  }
+
+  tick(now: number): boolean {
+    if (now - this.#saidAt < 1000) return true;
+    this.flush();
+    return false;
+  }
+
+  /** Says how many 503s went unsaid, if any. */
+  flush(): void {
+    this.#clock.delete(this);
+    if (this.#unsaid === 0) return;
+    this.#errors!.write(
+      `[wsgi] ${this.#unsaid} more requests answered 503 in the last second: the Python queue was full\n`,
+    );
+    this.#unsaid = 0;
+  }
 }

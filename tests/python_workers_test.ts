@@ -251,6 +251,40 @@ Deno.test({
 
 Deno.test({
   name:
+    "python workers: a flood on a full queue writes one line a second, then how many more were refused",
+  ignore,
+  async fn() {
+    const { loadPythonApp } = await import("../python.ts");
+    using app = await loadPythonApp(APP, { threads: 1, queue: 0 });
+    const { harness } = await import("./_helpers.ts");
+    const { request, lines } = harness(app);
+    await (await request("/fast")).text(); // warmed
+    const slow = request("/sleep?s=0.5");
+    await sleep(50);
+    const refused = await Promise.all(
+      Array.from({ length: 20 }, () => request("/fast")),
+    );
+    for (const response of refused) {
+      assert.equal(response.status, 503);
+      await response.body?.cancel();
+    }
+    assert.equal(await (await slow).text(), "slept\n");
+    for (
+      let i = 0;
+      i < 50 && !lines.some((l) => /more requests/.test(l));
+      i++
+    ) {
+      await sleep(100);
+    }
+    assert.deepEqual(lines, [
+      "[wsgi] GET /fast: 0 requests already wait for the 1 Python interpreter(s) (queue limit 0); answered 503\n",
+      "[wsgi] 19 more requests answered 503 in the last second: the Python queue was full\n",
+    ]);
+  },
+});
+
+Deno.test({
+  name:
     "python workers: a request sent ahead to a busy interpreter is taken back by one that falls idle",
   ignore,
   async fn() {
