@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { Client } from "../testing.ts";
+import { harness } from "./_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const APP = "tests/fixtures/workers.py";
@@ -229,36 +230,13 @@ Deno.test({
 
 Deno.test({
   name:
-    "python workers: a full queue is a 503 with a log line; wsgi.multithread is False",
+    "python workers: a full queue is a 503 with a log line, under a flood one a second and then how many more; wsgi.multithread is False",
   ignore,
   async fn() {
     const { loadPythonApp } = await import("../python.ts");
     using app = await loadPythonApp(APP, { threads: 1, queue: 0 });
-    const client = new Client(app);
-    const flags = await client.get("/flags");
-    assert.equal(flags.text, "False False\n");
-    const slow = client.get("/sleep?s=0.5");
-    await sleep(50);
-    const refused = await client.get("/fast");
-    assert.equal(refused.status, 503);
-    assert.match(
-      refused.errors.join(""),
-      /GET \/fast: 0 requests already wait for the 1 Python interpreter\(s\) \(queue limit 0\); answered 503/,
-    );
-    assert.equal((await slow).text, "slept\n");
-  },
-});
-
-Deno.test({
-  name:
-    "python workers: a flood on a full queue writes one line a second, then how many more were refused",
-  ignore,
-  async fn() {
-    const { loadPythonApp } = await import("../python.ts");
-    using app = await loadPythonApp(APP, { threads: 1, queue: 0 });
-    const { harness } = await import("./_helpers.ts");
     const { request, lines } = harness(app);
-    await (await request("/fast")).text(); // warmed
+    assert.equal(await (await request("/flags")).text(), "False False\n");
     const slow = request("/sleep?s=0.5");
     await sleep(50);
     const refused = await Promise.all(
