@@ -340,13 +340,18 @@ export interface GatewayOptions {
    * One Common Log Format line per response, as wsgiref and gunicorn print:
    * `true` for standard output, a function that takes each line, or a
    * {@linkcode LogWriter} (an open file, a pipe) that takes them in batches,
-   * as standard output does, never making a request wait.
+   * as standard output does, never making a request wait (but with `trace:
+   * true`: see there).
    */
   accessLog?: boolean | ((line: string) => void) | LogWriter;
   /**
    * Prints the flow of every request step by step (the environ, the
    * startResponse call, each chunk, close, timings): `true` for standard
    * output, or a function that takes each line. Costs nothing when off.
+   * With `true`, each line (and each access-log line on standard output)
+   * is written as it happens, in order with what the application prints
+   * itself; as with standard error, a stalled terminal then stalls the
+   * server: a way to learn and to debug, not to serve load.
    */
   trace?: boolean | ((line: string) => void);
 

@@ -14,7 +14,7 @@ import { type Limits, limits } from "./limits.ts";
 import {
   type LogSink,
   spoolOf,
-  standardOutput,
+  standardOutputNow,
   standardOutputSpool,
   type Watchers,
   watchers,
@@ -53,11 +53,16 @@ export function context(options: GatewayOptions, onWire: boolean): Context {
     onWire,
     errors: options.errors ?? standardError,
     multiprocess: options.multiprocess ?? false,
+    // The trace on standard output tells the flow as it happens: its lines,
+    // and the access log's there, go out at once, in order with the app's.
     watch: watchers(
       typeof options.accessLog === "object"
         ? spoolOf(options.accessLog, "the access log")
-        : sink(options.accessLog, standardOutputSpool),
-      sink(options.trace, standardOutput),
+        : sink(
+          options.accessLog,
+          options.trace === true ? standardOutputNow : standardOutputSpool,
+        ),
+      sink(options.trace, standardOutputNow),
     ),
     limits: limits(options),
     timeouts: given,

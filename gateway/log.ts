@@ -11,6 +11,7 @@
 import type { Environ, LogWriter } from "../types.ts";
 import { SERVER_PROTOCOL } from "./head.ts";
 import { encoder, utf8Length } from "./bytes.ts";
+import { writeText } from "./errors.ts";
 import { Spool } from "./spool.ts";
 
 /** Where a log writes its lines (without the trailing newline). */
@@ -68,6 +69,15 @@ export const standardOutputSpool: Spool = spoolOf(
 
 /** Standard output, a line at a time. */
 export const standardOutput: LogSink = (line) => standardOutputSpool.push(line);
+
+/**
+ * Standard output, each line written as it comes, as standard error is: in
+ * its place among what the application prints itself (`console.log`, a
+ * Python `print`), which the trace is about; and, as standard error, a
+ * stalled terminal stalls the server.
+ */
+export const standardOutputNow: LogSink = (line) =>
+  writeText(Deno.stdout, `${line}\n`);
 
 /**
  * Waits until the lines given to every log's spool are written (at most

@@ -367,6 +367,37 @@ Deno.test("cli: --trace prints the flow, then the access log line", async () => 
   assert.equal((await cli.stop()).code, 0);
 });
 
+for (
+  const app of ["tests/fixtures/apps.ts:printing", "tests/fixtures/printing.py"]
+) {
+  Deno.test(`cli: --trace keeps what the view prints in its place in the flow (${app})`, async () => {
+    await using cli = new Cli(["-b", "127.0.0.1:0", "--trace", app]);
+    let first = await cli.line();
+    // A Python app first says how long Python took to start.
+    if (first.startsWith("Python ")) first = await cli.line();
+    assert.match(first, /^Serving /);
+    const url = new URL(/(http:\S+\/)/.exec(first)![1]);
+    await get(new URL("/x", url));
+    const printed: string[] = [];
+    while (!printed.at(-1)?.startsWith("127.0.0.1 - - ")) {
+      printed.push(await cli.line());
+    }
+    const steps = printed.filter((line) => !line.startsWith("[trace #1]   "))
+      .map((line) => line.replace(/ \(\+\d+\.\d\d ms\)$/, ""));
+    assert.deepEqual(steps.slice(0, 4), [
+      "[trace #1] client → server  GET /x",
+      "[trace #1] server → app     environ:",
+      "[trace #1] server → app     app(environ, startResponse)",
+      "VISTA: empiezo",
+    ]);
+    assert.equal(
+      steps.at(-2)!.replace(/\d+\.\d\d ms/, "T ms"),
+      "[trace #1] server → client  200, 3 bytes from 1 chunk, T ms in all",
+    );
+    assert.equal((await cli.stop()).code, 0);
+  });
+}
+
 Deno.test("cli: --no-access-log prints no CLF line", async () => {
   await using cli = new Cli([
     "-b",
@@ -439,7 +470,7 @@ const MISTAKES: [string[], string][] = [
   ],
   [
     ["tests/fixtures/apps.ts:nope"],
-    "tests/fixtures/apps.ts has no export named nope that is a function (it exports: default, failing, named)",
+    "tests/fixtures/apps.ts has no export named nope that is a function (it exports: default, failing, named, printing)",
   ],
   [
     ["examples/holamundo.ts"],
