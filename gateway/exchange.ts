@@ -24,7 +24,7 @@ import { makeEnviron } from "./environ.ts";
 import { type Head, targetOf } from "./head.ts";
 import { ClientGone, Input, RequestRefused } from "./input.ts";
 import { refusal, refusalText } from "./limits.ts";
-import type { Watcher } from "./log.ts";
+import type { Ending, Watcher } from "./log.ts";
 import { CLIENT_GONE, ClientSignal, EXPIRED } from "./signal.ts";
 import {
   type Committed,
@@ -188,11 +188,11 @@ export class Exchange implements Responder, Answering {
     this.watch?.chunk(size);
   }
 
-  ended(status: number, body: number | string): void {
+  ended(status: number, body: number | string, how?: Ending): void {
     // A broken access log (an option's function that throws) must change
     // no answer: said in wsgi.errors instead.
     try {
-      this.watch?.end(status, body);
+      this.watch?.end(status, body, how);
     } catch (error) {
       this.log("the access log raised an error", error);
     }
@@ -460,13 +460,13 @@ export class Exchange implements Responder, Answering {
     if (refused) {
       this.log(refused.message);
       const { status, message } = refused;
-      this.ended(status, refusalText(status, message));
+      this.ended(status, refusalText(status, message), "gateway");
       return refusal(status, message);
     }
     if (error instanceof ContractError || error instanceof ClientGone) {
       this.log(error.message);
     } else this.log("the application raised an error", error);
-    this.ended(500, SERVER_ERROR_BODY.length);
+    this.ended(500, SERVER_ERROR_BODY.length, "gateway");
     return serverError();
   }
 
@@ -480,7 +480,7 @@ export class Exchange implements Responder, Answering {
     this.log(`the application did not answer in ${seconds} s (appTimeout)`);
     this.#input.release();
     if (this.#body !== undefined) this.finish(false);
-    this.ended(503, refusalText(503));
+    this.ended(503, refusalText(503), "gateway");
     return refusal(503);
   }
 

@@ -37,10 +37,15 @@ export interface Watcher {
   /**
    * The response is over: the bytes its body carried, or a text body whose
    * UTF-8 length they are (measuring it is the log's cost, so the log pays
-   * it). A HEAD's body is counted as none, whatever is given.
+   * it). A HEAD's body is counted as none, whatever is given. `how` tells a
+   * response that did not end as the app's body did: the gateway's own
+   * answer in its place, a body cut off by an error, a client gone.
    */
-  end(status: number, sent: number | string): void;
+  end(status: number, sent: number | string, how?: Ending): void;
 }
+
+/** How a response ended, when not as the application's body did. */
+export type Ending = "gateway" | "aborted" | "left";
 
 /** Every spool of the process: the server's shutdown flushes them all. */
 const spools = new Set<Spool>();
@@ -268,7 +273,7 @@ class RequestWatcher implements Watcher {
     this.#step(`server → app     body.${call}`);
   }
 
-  end(status: number, sent: number | string): void {
+  end(status: number, sent: number | string, how?: Ending): void {
     // The first end is what the client got (see AccessLine.end).
     if (this.#ended) return;
     this.#ended = true;
@@ -282,12 +287,19 @@ class RequestWatcher implements Watcher {
     const amount = size < this.#given
       ? `${size} of ${bytes(this.#given)}`
       : bytes(size);
-    const what = parts.length > 0
+    const what = parts.length > 0 && how !== "gateway"
       ? `${amount} from ${parts.join(" and ")}`
       : size > 0
       ? `${bytes(size)} written by the gateway`
       : "no body";
-    this.#say(`server → client  ${status}, ${what}, ${took} ms in all`);
+    const then = how === "aborted"
+      ? ", then cut off (wsgi.errors says why)"
+      : how === "left"
+      ? ", then the client left"
+      : "";
+    this.#say(
+      `server → client  ${status}, ${what}${then}, ${took} ms in all`,
+    );
     this.#accessLine?.end(status, sent);
   }
 

@@ -8,6 +8,7 @@
 
 import { concat, encoder, utf8Length } from "./bytes.ts";
 import type { Clock, Due } from "./clock.ts";
+import type { Ending } from "./log.ts";
 import { ClientGone } from "./input.ts";
 import type { Chunk, Header } from "../types.ts";
 import { type Broken, type Checked, NO_CONTENT, wrongLength } from "./rules.ts";
@@ -64,7 +65,7 @@ export interface Responder {
   /** A chunk handed to the client, for the trace. */
   sent(size: number): void;
   /** The response is over: its status, and the bytes its body carried. */
-  ended(status: number, body: number | string): void;
+  ended(status: number, body: number | string, how?: Ending): void;
 }
 
 /**
@@ -234,7 +235,7 @@ export async function respondStreaming(
     if (cancelled) return;
     stop();
     exchange.abort(controller, error);
-    exchange.ended(init.status, taken);
+    exchange.ended(init.status, taken, "aborted");
   };
   let cancelled = false;
   const stream = new ReadableStream<Uint8Array>({
@@ -259,7 +260,7 @@ export async function respondStreaming(
       stop();
       cancelled = true;
       exchange.left();
-      exchange.ended(init.status, taken);
+      exchange.ended(init.status, taken, "left");
     },
     // One chunk ahead of the reader, as any ReadableStream by default: a
     // pending read then finds its chunk ready (measured: a third cheaper

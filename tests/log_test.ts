@@ -567,7 +567,7 @@ Deno.test("trace: a client that cancels shows the generator's return()", async (
     "[trace #1] app → server     chunk 2: 4 bytes (+T ms)",
     "wsgi.errors: [wsgi] GET /ticks: the client went away before the whole body was sent",
     "[trace #1] server → app     body.return() (+T ms)",
-    "[trace #1] server → client  200, 4 of 8 bytes from 2 chunks, T ms in all",
+    "[trace #1] server → client  200, 4 of 8 bytes from 2 chunks, then the client left, T ms in all",
   ]);
 });
 
@@ -670,6 +670,35 @@ Deno.test("trace: a failing app ends with the gateway's 500", async () => {
     "wsgi.errors: [wsgi] GET /fail: the application raised an error",
     `[trace #1] server → client  500, ${SERVER_ERROR_BYTES} bytes written by the gateway, T ms in all`,
   ]);
+});
+
+Deno.test("trace: a body that raises after its first chunk ends cut off, not as a whole response", async () => {
+  const { lines, sink, errors } = recorder();
+  const handler = toFetchHandler(function* (_environ, startResponse) {
+    startResponse("200 OK", []);
+    yield "uno\n";
+    throw new Error("boom");
+  }, { trace: sink, errors });
+  const response = await handler(new Request("http://localhost/cut"));
+  await response.bytes().catch(() => {});
+  assert.equal(
+    normalise(lines).at(-1),
+    "[trace #1] server → client  200, 4 bytes from 1 chunk, then cut off (wsgi.errors says why), T ms in all",
+  );
+});
+
+Deno.test("trace: the gateway's 500 in place of the app's chunk is said to be the gateway's", async () => {
+  const { lines, sink, errors } = recorder();
+  await exchange(
+    // A chunk, but startResponse was never called: the gateway answers.
+    () => ["hola"],
+    { trace: sink, errors },
+    "/nostart",
+  );
+  assert.equal(
+    normalise(lines).at(-1),
+    `[trace #1] server → client  500, ${SERVER_ERROR_BYTES} bytes written by the gateway, T ms in all`,
+  );
 });
 
 const TRACED_MISTAKES: [string, unknown[], RegExp][] = [
