@@ -186,12 +186,42 @@ def chunk(value):
         return to_js(bytes(value))
     if isinstance(value, str):
         return value
-    shown = repr(value)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
     raise BodyError(
-        f"the body gave {type(value).__name__} {shown}, not bytes: a WSGI "
+        f"the body gave {type(value).__name__} {shown(value)}, not bytes: a WSGI "
         "body is an iterable of bytes, such as [b'...'] (PEP 3333)")
+
+
+def check_start(status, headers):
+    """What wsgiref's start_response asserts, raised where the app called
+    it: the gateway's rules check the rest (the status's form, the names)."""
+    if type(status) is not str:
+        raise TypeError(
+            f"start_response: the status must be a str such as '200 OK', "
+            f"not {type(status).__name__} {shown(status)}")
+    if type(headers) is not list:
+        raise TypeError(
+            "start_response: the headers must be a list of (name, value) "
+            f"tuples, not {type(headers).__name__} {shown(headers)}")
+    for header in headers:
+        if (not isinstance(header, (tuple, list)) or len(header) != 2
+                or type(header[0]) is not str or type(header[1]) is not str):
+            raise TypeError(
+                "start_response: each header must be a (name, value) tuple "
+                f"of str, not {shown(header)}")
+
+
+def check_started(starts):
+    """A body that is all there (a list, a file) comes after start_response."""
+    if not starts:
+        raise BodyError(
+            "the application returned its body without calling "
+            "start_response (PEP 3333)")
+
+
+def shown(value):
+    """A value in a message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_body(result):
@@ -268,6 +298,10 @@ def handle(pairs, has_body, multiprocess):
         return to_js([[safe(a), safe(b), c] for a, b, c in starts], dict_converter=dict_to_js)
 
     def emit(value):
+        if not starts and value:
+            raise BodyError(
+                "the body's first chunk came before start_response was "
+                "called (PEP 3333)")
         state = HOST.send(head(), chunk(value))
         if state == 1:
             state, stop = waited(HOST.drained())
@@ -283,6 +317,11 @@ def handle(pairs, has_body, multiprocess):
         if exc_info and sent:
             # The response had started: PEP 3333 says re-raise exc_info.
             raise exc_info[1].with_traceback(exc_info[2])
+        if starts and not exc_info:
+            raise TypeError(
+                "start_response was called a second time without exc_info: "
+                "pass sys.exc_info() as its third argument (PEP 3333)")
+        check_start(status, headers)
         starts.append((status, headers, exc_info and repr(exc_info[1])))
         return write
 
@@ -293,6 +332,7 @@ def handle(pairs, has_body, multiprocess):
         result = APP(environ, start_response)
         check_body(result)
         if type(result) in (list, tuple):
+            check_started(starts)
             if len(result) == 1 and isinstance(result[0], (bytes, str)):
                 chunks = chunk(result[0])
             else:
@@ -301,6 +341,7 @@ def handle(pairs, has_body, multiprocess):
             file = getattr(result, "filelike", None) if isinstance(result, FastFileWrapper) else None
             name = getattr(file, "name", None)
             if isinstance(name, str) and os.path.isfile(name) and hasattr(file, "tell"):
+                check_started(starts)
                 chunks = to_js([{"file": os.path.abspath(name), "offset": file.tell()}], dict_converter=dict_to_js)
             else:
                 for value in result:
