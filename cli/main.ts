@@ -76,7 +76,10 @@ async function reload(path: string): Promise<void> {
     const why = error instanceof Error ? error.message : String(error);
     // The traceback first, for a bug in the file; the one line last.
     if (error instanceof Error && error.name === "PythonException") {
-      say(String(error.stack), "error");
+      say(
+        (error as { traceback?: string }).traceback ?? String(error.stack),
+        "error",
+      );
     }
     say(
       `[wsgi] reload: the new code did not load (${

@@ -38,10 +38,14 @@ export class PythonException extends Error {
   }
 }
 
-/** Pyodide's own frames and the glue's say nothing about the application. */
+/**
+ * Pyodide's own frames, the glue's and the import machinery's say nothing
+ * about the application (CPython leaves importlib's out of an import's
+ * traceback too).
+ */
 const GLUE_FRAME = new RegExp(
   String
-    .raw`^  File "(?:${GLUE_FILE}|/lib/python[\d.]+\.zip/_pyodide/[^"]*)".*\n(?:    .*\n)*`,
+    .raw`^  File "(?:${GLUE_FILE}|/lib/python[\d.]+\.zip/_pyodide/[^"]*|<frozen importlib\._bootstrap(?:_external)?>)".*\n(?:    .*\n)*`,
   "gm",
 );
 

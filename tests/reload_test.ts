@@ -185,6 +185,10 @@ def application(environ, start_response):
         broken[0],
         /SyntaxError.*still serving the last good version$/,
       );
+      // Python's traceback, as CPython prints an import's: the file's frame,
+      // not the import machinery's, and its last line once.
+      assert.doesNotMatch(stderr, /importlib/);
+      assert.equal(stderr.match(/^SyntaxError: /gm)?.length, 1, stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
