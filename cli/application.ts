@@ -155,7 +155,11 @@ async function loadPython(
       console.error((error as { traceback?: string }).traceback ?? error.stack);
     }
     const reason = error instanceof Error ? error.message : String(error);
-    throw new UsageError(`cannot load ${path}: ${reason.split("\n")[0]}`);
+    // python.ts names the file itself: said once.
+    const said = reason.startsWith(`${path}: `)
+      ? reason.slice(path.length + 2)
+      : reason;
+    throw new UsageError(`cannot load ${path}: ${said.split("\n")[0]}`);
   }
 }
 

@@ -321,7 +321,7 @@ function failure(error: unknown): FromWorker {
   }
   return {
     t: "failed",
-    message: nativeHint(error) ?? error.message.trimEnd().split("\n").at(-1)!,
+    message: importHint(error) ?? error.message.trimEnd().split("\n").at(-1)!,
     traceback: error.message,
     name: "PythonException",
   };
@@ -403,13 +403,31 @@ function followLinks(pyodide: PyodideInterface): void {
   };
 }
 
-/** One line for an import that wanted a native extension module. */
-function nativeHint(error: Error): string | undefined {
+/** Where Debian's python3-* packages (Flask, Bottle, Django) live. */
+const DIST_PACKAGES = "/usr/lib/python3/dist-packages";
+
+/**
+ * One line for an import that failed: one that wanted a native extension
+ * module, or one of a package Debian installed where Python here does not
+ * look.
+ */
+function importHint(error: Error): string | undefined {
   const type = (error as { type?: string }).type;
   if (type !== "ModuleNotFoundError" && type !== "ImportError") return;
   const name = /No module named '([^']+)'/.exec(error.message)?.[1];
   if (name === undefined) return;
   const found = glue.native_hint(name);
-  if (found === undefined) return;
-  return `cannot import ${name}: ${found} is a native extension module, built for CPython on this machine; Pyodide runs Python as WebAssembly and loads only pure-Python modules`;
+  if (found !== undefined) {
+    return `cannot import ${name}: ${found} is a native extension module, built for CPython on this machine; Pyodide runs Python as WebAssembly and loads only pure-Python modules`;
+  }
+  const top = name.split(".")[0];
+  if (loaded.sysPath.includes(DIST_PACKAGES)) return;
+  for (const candidate of [top, `${top}.py`]) {
+    try {
+      Deno.statSync(`${DIST_PACKAGES}/${candidate}`);
+      return `No module named '${name}': it is in ${DIST_PACKAGES}, where Python here does not look; add --pythonpath ${DIST_PACKAGES} (pythonPath in loadPythonApp)`;
+    } catch {
+      // Not there, or not to be read: no hint.
+    }
+  }
 }

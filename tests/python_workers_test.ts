@@ -586,7 +586,10 @@ Deno.test({
         /: \/ cannot be shown to Python: it would cover Pyodide's own \/lib$/,
       ],
       [[`${APP}:9bad`], /: 9bad is not a Python name$/],
-      [["tests/fixtures/nope.py"], /nope\.py: no such file$/],
+      [
+        ["tests/fixtures/nope.py"],
+        /^server\.ts: error: cannot load tests\/fixtures\/nope\.py: no such file$/,
+      ],
       [["tests.fixtures.nada:app"], /no module tests\.fixtures\.nada: no /],
       [
         ["--threads", "2", "tests/fixtures/apps.ts"],
@@ -622,6 +625,15 @@ Deno.test({
       assert.match(oneLine(native.stderr), /apt_pkg\..*\.so is a native/);
       assert.equal(native.stderr.split("is a native extension").length, 2);
       assert.match(native.stderr, /ModuleNotFoundError/);
+    }
+    // Flask from Debian's package, without --pythonpath: where it is, said.
+    if (await exists(`${DIST_PACKAGES}/flask`)) {
+      const flask = await fails(["tests/fixtures/flask_app.py:app"]);
+      assert.equal(flask.code, 2);
+      assert.match(
+        oneLine(flask.stderr),
+        /: No module named 'flask': it is in \/usr\/lib\/python3\/dist-packages, where Python here does not look; add --pythonpath \/usr\/lib\/python3\/dist-packages \(pythonPath in loadPythonApp\)$/,
+      );
     }
     // The working folder above the app's: mounted once, outermost first.
     await using server = new Server([
