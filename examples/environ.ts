@@ -32,7 +32,7 @@ const GROUPS: {
   {
     title: "Claves wsgi",
     note:
-      "Las que exige PEP 3333: la versión, el esquema, el cuerpo de la petición (wsgi.input) y dónde escribir errores (wsgi.errors).",
+      "Las de PEP 3333: las que exige (la versión, el esquema, el cuerpo de la petición en wsgi.input, dónde escribir errores en wsgi.errors, y wsgi.multithread, wsgi.multiprocess y wsgi.run_once) y dos opcionales que este servidor da (wsgi.file_wrapper y wsgi.input_terminated).",
     test: (key) => key.startsWith("wsgi."),
   },
   {
