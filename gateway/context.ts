@@ -24,6 +24,12 @@ import {
 export interface Listening {
   name?: string;
   port?: string;
+  /**
+   * The connection's scheme, known under `serve`: the URL's is the
+   * client's to write in an absolute-form target (`GET https://x/ HTTP/1.1`
+   * over plain HTTP).
+   */
+  scheme?: "http" | "https";
   /** The authority Deno puts in `request.url` when a client sent no Host. */
   fallback?: string;
 }

@@ -17,7 +17,7 @@
 
 import type { Environ } from "../types.ts";
 import { encoder } from "./bytes.ts";
-import type { Context } from "./context.ts";
+import type { Context, Listening } from "./context.ts";
 import { fileWrapper } from "./file_wrapper.ts";
 import {
   authorityOf,
@@ -254,8 +254,9 @@ class Lazy implements ProxyHandler<Environ> {
   fill(environ: Environ, group: number): boolean {
     if ((this.#unfilled & group) === 0) return false;
     this.#unfilled &= ~group;
-    if (group === TARGET) fillTarget(environ, this.#head);
-    else if (group === SIGNAL) {
+    if (group === TARGET) {
+      fillTarget(environ, this.#head, this.#context.listening);
+    } else if (group === SIGNAL) {
       environ["deno.signal"] = this.#signals.signal();
     } else {
       try {
@@ -330,11 +331,12 @@ function groupOf(key: string): number {
  * The method and what the URL holds: `request.url` is
  * `scheme://authority/target`.
  */
-function fillTarget(environ: Environ, head: Head): void {
+function fillTarget(environ: Environ, head: Head, listening: Listening): void {
   const target = targetOf(head);
   const queryStart = target.indexOf("?");
   const rawPath = queryStart === -1 ? target : target.slice(0, queryStart);
-  const scheme = head.url.startsWith("https:") ? "https" : "http";
+  const scheme = listening.scheme ??
+    (head.url.startsWith("https:") ? "https" : "http");
   const authority = authorityOf(head);
   environ.REQUEST_METHOD = (environ["deno.request"] as Request).method;
   environ.PATH_INFO = decodePath(rawPath);

@@ -39,6 +39,7 @@ export function serve(
   options: ServeOptions = {},
 ): Deno.HttpServer {
   const shared = context(options, true);
+  shared.listening.scheme = "cert" in options ? "https" : "http";
   const server = Deno.serve(
     {
       // The gateway catches the application's errors itself; what reaches

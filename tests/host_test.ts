@@ -20,6 +20,7 @@ const TARGET_KEYS = [
   "HTTP_HOST",
   "SERVER_NAME",
   "SERVER_PORT",
+  "wsgi.url_scheme",
 ] as const;
 
 /** Records what each request saw of its target and Host. */
@@ -176,6 +177,7 @@ Deno.test("HTTP/1.0 with no header at all is served: no HTTP_HOST, the server's 
     HTTP_HOST: undefined,
     SERVER_NAME: "127.0.0.1",
     SERVER_PORT: String(server.port),
+    "wsgi.url_scheme": "http",
   }]);
 });
 
@@ -190,6 +192,18 @@ Deno.test("an absolute-form target gives its path; HTTP_HOST stays the Host head
   assert.equal(seen[0].PATH_INFO, "/p/q");
   assert.equal(seen[0].REQUEST_URI, "/p/q?r=1");
   assert.equal(seen[0].HTTP_HOST, "x");
+});
+
+Deno.test("an absolute-form https target over plain HTTP: wsgi.url_scheme is the connection's, http", async () => {
+  const seen: Partial<Environ>[] = [];
+  await using server = listen(recording(seen));
+  const reply = await send(
+    server.port,
+    "GET https://other.test/env HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  assert.match(reply, /^HTTP\/1\.1 200 /);
+  assert.equal(seen[0].PATH_INFO, "/env");
+  assert.equal(seen[0]["wsgi.url_scheme"], "http");
 });
 
 /** A chunked POST whose body comes after its head, as a client sends it. */
