@@ -181,29 +181,29 @@ Deno.test("HTTP/1.0 with no header at all is served: no HTTP_HOST, the server's 
   }]);
 });
 
-Deno.test("an absolute-form target gives its path; HTTP_HOST stays the Host header", async () => {
+Deno.test("an absolute-form target gives its path; HTTP_HOST stays the Host header, wsgi.url_scheme the connection's", async () => {
   const seen: Partial<Environ>[] = [];
   await using server = listen(recording(seen));
-  const reply = await send(
-    server.port,
-    "GET http://other.test:81/p/q?r=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-  );
-  assert.match(reply, /^HTTP\/1\.1 200 /);
-  assert.equal(seen[0].PATH_INFO, "/p/q");
-  assert.equal(seen[0].REQUEST_URI, "/p/q?r=1");
-  assert.equal(seen[0].HTTP_HOST, "x");
-});
-
-Deno.test("an absolute-form https target over plain HTTP: wsgi.url_scheme is the connection's, http", async () => {
-  const seen: Partial<Environ>[] = [];
-  await using server = listen(recording(seen));
-  const reply = await send(
-    server.port,
-    "GET https://other.test/env HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-  );
-  assert.match(reply, /^HTTP\/1\.1 200 /);
-  assert.equal(seen[0].PATH_INFO, "/env");
-  assert.equal(seen[0]["wsgi.url_scheme"], "http");
+  for (
+    const target of [
+      "http://other.test:81/p/q?r=1",
+      "https://other.test/p/q?r=1",
+    ]
+  ) {
+    const reply = await send(
+      server.port,
+      `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+  }
+  for (const view of seen) {
+    assert.equal(view.PATH_INFO, "/p/q");
+    assert.equal(view.REQUEST_URI, "/p/q?r=1");
+    assert.equal(view.HTTP_HOST, "x");
+    // Over plain HTTP, whatever the target claims.
+    assert.equal(view["wsgi.url_scheme"], "http");
+  }
+  assert.equal(seen.length, 2);
 });
 
 /** A chunked POST whose body comes after its head, as a client sends it. */
