@@ -33,11 +33,13 @@ async function work(): Promise<number> {
   try {
     app = await application(handover.command);
   } catch (error) {
-    if (!handover.trial) throw error;
-    // A reload's new code that does not load: the supervisor says it in
-    // one line and keeps the old worker, so no stack here.
-    await supervisor.failed(oneLine(error));
-    return 2;
+    if (handover.trial) {
+      // A reload's new code that does not load: the supervisor says it in
+      // one line and keeps the old worker, so no stack here.
+      await supervisor.failed(oneLine(error));
+      return 2;
+    }
+    return usageError(error);
   }
   try {
     keepGoing();
@@ -51,12 +53,19 @@ async function work(): Promise<number> {
       },
     );
   } catch (error) {
-    // As the single process says it: one line, exit 2. The supervisor
-    // stops there when this is its first worker.
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
-    return 2;
+    return usageError(error);
   }
+}
+
+/**
+ * An app that does not load, or an address it cannot listen on: one line
+ * and exit 2, as the single process says it. The supervisor stops there
+ * when this is its first worker.
+ */
+function usageError(error: unknown): number {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`server.ts: error: ${error.message.split("\n")[0]}`);
+  return 2;
 }
 
 /**

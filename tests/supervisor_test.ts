@@ -195,6 +195,35 @@ Deno.test("supervisor: -w 1 --max-requests 5 replaces the worker gracefully: eve
   assert.equal(await server.finish(), 0);
 });
 
+Deno.test("supervisor: a module that does not load under -w 2, --timeout or --max-requests is one line, exit 2", async () => {
+  for (
+    const flags of [["-w", "2"], ["--timeout", "5"], ["--max-requests", "9"]]
+  ) {
+    const { code, stderr } = await new Deno.Command("deno", {
+      args: [
+        ...SERVER,
+        "server.ts",
+        ...flags,
+        "-b",
+        "127.0.0.1:0",
+        "nope/h.ts",
+      ],
+      cwd: ROOT,
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 2, text);
+    assert.doesNotMatch(text, STACK_FRAME);
+    assert.equal(
+      text.split("\n").filter((line) => line.startsWith("server.ts: error: "))
+        .length,
+      1,
+      text,
+    );
+    assert.match(text, /^server\.ts: error: cannot import nope\/h\.ts: /m);
+  }
+});
+
 Deno.test("supervisor: a port in use under -w 2 is one line, exit 2", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = taken.addr.port;
