@@ -394,7 +394,9 @@ export interface GatewayOptions {
   /**
    * A client that takes no byte of a streamed response for this long: the
    * response is aborted and the body's `close()` called. Default 60,
-   * nginx's `send_timeout`.
+   * nginx's `send_timeout`. Deno keeps the socket until the client reads or
+   * leaves (docs/limits.md): in front of untrusted clients, nginx's
+   * `send_timeout` closes it.
    */
   sendTimeout?: number;
   /**

@@ -95,7 +95,7 @@ export const SETTINGS = [
     default: 60,
     unit: "seconds",
     group: "timeouts",
-    help: "a client that reads nothing this long is cut",
+    help: "a client that reads nothing this long: its body is stopped",
   },
   {
     key: "slowAppWarning",
