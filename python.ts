@@ -51,7 +51,7 @@
 import type { Application } from "./types.ts";
 import { PythonException } from "./python/exception.ts";
 import { LoadFailure, Pool } from "./python/pool.ts";
-import type { LoadMessage } from "./python/protocol.ts";
+import { type LoadMessage, PYTHON_DEFAULTS } from "./python/protocol.ts";
 
 export { PythonException };
 
@@ -80,7 +80,7 @@ export interface PythonOptions {
   pythonPath?: string[];
   /** Interpreters, each in a worker thread of its own; 1 by default. */
   threads?: number;
-  /** Requests that may wait for a free interpreter; 100 by default. */
+  /** Requests that may wait for a free interpreter; 1000 by default. */
   queue?: number;
   /** `wsgi.multiprocess`: whether other processes serve the app too. */
   multiprocess?: boolean;
@@ -121,9 +121,6 @@ export type PythonApplication = Application & {
   close(): void;
   [Symbol.dispose](): void;
 };
-
-/** The defaults, written once. */
-export const PYTHON_DEFAULTS = { threads: 1, queue: 100 } as const;
 
 /** Host folders a Python application expects, shown when present. */
 const HOST_FOLDERS = ["/usr/share/zoneinfo", "/usr/share/javascript"];

@@ -8,6 +8,7 @@
 
 import type { GatewayOptions } from "../types.ts";
 import { SETTINGS, type Tuning } from "../gateway/options.ts";
+import { PYTHON_DEFAULTS } from "../python/protocol.ts";
 
 /** The command line's own defaults, each written once. */
 export const DEFAULTS = {
@@ -136,7 +137,7 @@ const FLAGS: Flag[] = [
     group: "workers",
     help: [
       "K Python interpreters per process, each in a thread of",
-      "its own, one request each at a time (default 1; ~200 MiB",
+      `its own, one request each at a time (default ${PYTHON_DEFAULTS.threads}; ~200 MiB`,
       "each); for a .py app only",
     ],
   },
@@ -145,7 +146,7 @@ const FLAGS: Flag[] = [
     group: "workers",
     help: [
       "requests that may wait for a Python interpreter, else",
-      "503 (default 100)",
+      `503 (default ${PYTHON_DEFAULTS.queue})`,
     ],
   },
   {
