@@ -312,9 +312,9 @@ export function flagNames(): { long: string; short?: string }[] {
 }
 
 /** The limit and timeout flags, and the option each one sets. */
-const TUNING: Record<string, Tuning["key"]> = Object.fromEntries(
+const TUNING: Record<string, Tuning> = Object.fromEntries(
   SETTINGS.filter((setting): setting is Tuning => "default" in setting)
-    .map((setting) => [setting.flag, setting.key]),
+    .map((setting) => [setting.flag, setting]),
 );
 
 /** A mistake on the command line: said in one line, never as a stack. */
@@ -516,11 +516,11 @@ export function parseCommand(args: string[]): Command {
         break;
       default:
         if (Object.hasOwn(TUNING, flag)) {
-          const amount = Number(value());
-          if (!(amount >= 0)) {
-            throw new UsageError(`${flag} wants a number from 0 up`);
-          }
-          command.tuning[TUNING[flag]] = amount;
+          // Written as a person writes them: 0x10, 1e3 or 1e309 are refused.
+          const { key, unit } = TUNING[flag];
+          command.tuning[key] = unit === "seconds"
+            ? parseSeconds(flag, value())
+            : parseCount(flag, value(), 0);
           break;
         }
         if (flag.startsWith("-")) {

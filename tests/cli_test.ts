@@ -506,6 +506,18 @@ const MISTAKES: [string[], string][] = [
   [["-w", "0"], "-w wants a whole number ≥ 1, got 0"],
   [["--timeout", "-1"], "--timeout wants seconds (a number ≥ 0), got -1"],
   [["--proxy-hops", "one"], "--proxy-hops wants a whole number ≥ 0, got one"],
+  [
+    ["--send-timeout", "0x10"],
+    "--send-timeout wants seconds (a number ≥ 0), got 0x10",
+  ],
+  [
+    ["--app-timeout", "1e309"],
+    "--app-timeout wants seconds (a number ≥ 0), got 1e309",
+  ],
+  [
+    ["--limit-request-target", "1.5"],
+    "--limit-request-target wants a whole number ≥ 0, got 1.5",
+  ],
   [["--max-requests", "-1"], "--max-requests wants a whole number ≥ 0, got -1"],
   [
     ["--max-requests-jitter", "1.5"],
