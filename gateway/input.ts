@@ -184,14 +184,14 @@ export class Input implements InputStream {
         ? Promise.race([reader.read(), stalled])
         : reader.read()) as ReadableStreamReadResult<Uint8Array>;
     } catch (error) {
-      throw malformed(error)
-        ? this.#refuse(
-          400,
-          `the request body is malformed: its chunked framing is broken (${error})`,
-        )
-        : new ClientGone(
-          `the request body broke off, the client went away (${error})`,
-        );
+      // A body that broke off is an incomplete request, a 400 as nginx
+      // logs it: a client that only closed its sending side still reads.
+      throw this.#refuse(
+        400,
+        malformed(error)
+          ? `the request body is malformed: its chunked framing is broken (${error})`
+          : `the request body broke off, the client went away (${error})`,
+      );
     } finally {
       if (this.#stall !== undefined) {
         this.#stall = undefined;

@@ -372,6 +372,31 @@ Deno.test("a client gone in the middle of an upload is logged in one line, witho
   }
 });
 
+Deno.test("a body cut short by a client that closes its sending side: 400, as nginx answers it", async () => {
+  const { server, port, lines } = listen(async (environ, startResponse) => {
+    const body = await environ["wsgi.input"].read();
+    startResponse("200 OK", [["Content-Type", "text/plain"]]);
+    return [`${body.byteLength} bytes`];
+  });
+  try {
+    const conn = await connect(port);
+    await writeAll(
+      conn,
+      encoder.encode(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+      ),
+    );
+    await conn.closeWrite();
+    // The client still reads: it is told, and not of a server error.
+    const reply = await exchange(conn, []);
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    await until(() => lines.length > 0, "a log line");
+    assert.match(lines.join(""), /POST \/upload: the request body broke off/);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 // -- the body let go when the response ends ------------------------------
 
 Deno.test("a body let go when the response ended: a later read fails rather than pass for its end", async () => {
