@@ -574,12 +574,13 @@ function parseBind(bind: string): Bind {
 }
 
 function parseCount(flag: string, text: string, least: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < least) {
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(count) || count < least) {
     throw new UsageError(
       `${flag} wants a whole number ≥ ${least}, got ${text}`,
     );
   }
-  return Number(text);
+  return count;
 }
 
 function parseSeconds(flag: string, text: string): number {

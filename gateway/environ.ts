@@ -17,6 +17,7 @@
 
 import type { Environ } from "../types.ts";
 import { encoder } from "./bytes.ts";
+import { requestLine } from "./errors.ts";
 import type { Context, Listening } from "./context.ts";
 import { fileWrapper } from "./file_wrapper.ts";
 import {
@@ -295,7 +296,10 @@ class Lazy implements ProxyHandler<Environ> {
     this.fill(environ, TARGET);
     const keys = group === REMOTE ? "REMOTE_ADDR and REMOTE_PORT" : "headers";
     this.#context.errors.write(
-      `[wsgi] ${environ.REQUEST_METHOD} ${environ.REQUEST_URI}: the environ's ${keys} were first read after the response was sent, when Deno no longer holds the request, so they read as absent; read or copy them while handling the request (${error})\n`,
+      requestLine(
+        environ,
+        `the environ's ${keys} were first read after the response was sent, when Deno no longer holds the request, so they read as absent; read or copy them while handling the request (${error})`,
+      ),
     );
   }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ErrorStream } from "../types.ts";
+import type { Environ, ErrorStream } from "../types.ts";
 import { encoder } from "./bytes.ts";
 
 /**
@@ -20,6 +20,17 @@ export function writeText(
   for (let sent = 0; sent < bytes.byteLength;) {
     sent += to.writeSync(bytes.subarray(sent));
   }
+}
+
+/**
+ * A line about one request, as every part of the server writes it to
+ * `wsgi.errors`: `[wsgi] GET /path: what happened`.
+ */
+export function requestLine(
+  environ: Pick<Environ, "REQUEST_METHOD" | "REQUEST_URI">,
+  what: string,
+): string {
+  return `[wsgi] ${environ.REQUEST_METHOD} ${environ.REQUEST_URI}: ${what}\n`;
 }
 
 /** `wsgi.errors` by default: the process's standard error. */

@@ -17,6 +17,7 @@ import {
   type Write,
 } from "../types.ts";
 import { encoder } from "./bytes.ts";
+import { requestLine } from "./errors.ts";
 import type { Clock } from "./clock.ts";
 import type { Context } from "./context.ts";
 import { type Answering, deadline } from "./deadline.ts";
@@ -463,9 +464,14 @@ export class Exchange implements Responder, Answering {
       this.ended(status, refusalText(status, message), "gateway");
       return refusal(status, message);
     }
-    if (error instanceof ContractError || error instanceof ClientGone) {
+    if (error instanceof ClientGone) {
+      // Nobody takes the answer: logged as nginx logs it, 499.
       this.log(error.message);
-    } else this.log("the application raised an error", error);
+      this.ended(CLIENT_CLOSED, 0, "gone");
+      return serverError();
+    }
+    if (error instanceof ContractError) this.log(error.message);
+    else this.log("the application raised an error", error);
     this.ended(500, SERVER_ERROR_BODY.length, "gateway");
     return serverError();
   }
@@ -486,8 +492,7 @@ export class Exchange implements Responder, Answering {
 
   /** One line naming what happened, then the stack if there is one. */
   log(what: string, error?: unknown): void {
-    const { REQUEST_METHOD, REQUEST_URI } = this.environ;
-    let line = `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${what}\n`;
+    let line = requestLine(this.environ, what);
     if (error !== undefined) line += `${explain(error)}\n`;
     try {
       this.context.errors.write(line);
@@ -509,6 +514,9 @@ export class ResponseAborted extends Error {
     this.stack = this.message;
   }
 }
+
+/** nginx's status for a request whose client left before the answer. */
+const CLIENT_CLOSED = 499;
 
 const SERVER_ERROR_BODY =
   "A server error occurred. Please contact the administrator.\n";

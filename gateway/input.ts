@@ -190,7 +190,7 @@ export class Input implements InputStream {
         400,
         malformed(error)
           ? `the request body is malformed: its chunked framing is broken (${error})`
-          : `the request body broke off, the client went away (${error})`,
+          : "the request body broke off before its end",
       );
     } finally {
       if (this.#stall !== undefined) {

@@ -44,8 +44,12 @@ export interface Watcher {
   end(status: number, sent: number | string, how?: Ending): void;
 }
 
-/** How a response ended, when not as the application's body did. */
-export type Ending = "gateway" | "aborted" | "left";
+/**
+ * How a response ended, when not as the application's body did: the
+ * gateway's own answer, a body cut off, a client that left during the body
+ * or before any answer.
+ */
+export type Ending = "gateway" | "aborted" | "left" | "gone";
 
 /** Every spool of the process: the server's shutdown flushes them all. */
 const spools = new Set<Spool>();
@@ -81,8 +85,15 @@ export const standardOutput: LogSink = (line) => standardOutputSpool.push(line);
  * Python `print`), which the trace is about; and, as standard error, a
  * stalled terminal stalls the server.
  */
-export const standardOutputNow: LogSink = (line) =>
-  writeText(Deno.stdout, `${line}\n`);
+export const standardOutputNow: LogSink = (line) => {
+  try {
+    writeText(Deno.stdout, `${line}\n`);
+  } catch {
+    // A standard output gone (a closed pipe) costs lines, never a request:
+    // the spool drops them and counts them, as it does for the access log.
+    standardOutputSpool.push(line);
+  }
+};
 
 /**
  * Waits until the lines given to every log's spool are written (at most
@@ -279,6 +290,13 @@ class RequestWatcher implements Watcher {
     this.#ended = true;
     const size = sizeOf(sent, this.#method);
     const took = (performance.now() - this.#started).toFixed(2);
+    if (how === "gone") {
+      this.#say(
+        `server → client  nothing: the client left before the answer, ${took} ms in all`,
+      );
+      this.#accessLine?.end(status, sent);
+      return;
+    }
     const parts = [
       count(this.#writes, "write"),
       count(this.#chunks, "chunk"),

@@ -39,7 +39,6 @@ export function serve(
   options: ServeOptions = {},
 ): Deno.HttpServer {
   const shared = context(options, true);
-  shared.listening.scheme = "cert" in options ? "https" : "http";
   const server = Deno.serve(
     {
       // The gateway catches the application's errors itself; what reaches
@@ -55,6 +54,11 @@ export function serve(
     gateway(app, shared),
   );
   const addr = server.addr;
+  // Deno serves TLS on TCP only, and only with a certificate.
+  shared.listening.scheme =
+    addr.transport === "tcp" && "cert" in options && options.cert != null
+      ? "https"
+      : "http";
   if (addr.transport === "tcp") {
     // The name the server was asked to listen on (`localhost`), as wsgiref
     // reports it, rather than the address it resolved to.

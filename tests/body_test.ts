@@ -613,8 +613,8 @@ for (const [what, makeBody, status, text] of PENDING_CLOSES) {
   });
 }
 
-// Deno prints a one-time notice about `request.signal` on standard error
-// here: the gateway listens to that signal.
+// The gateway listens to Deno's `request.signal` here (deno.json keeps
+// Deno's notice about that signal quiet).
 Deno.test("a client gone before an async body's first chunk: close() once, one log line", async () => {
   const called = Promise.withResolvers<void>();
   const firstChunk = Promise.withResolvers<void>();

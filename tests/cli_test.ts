@@ -398,6 +398,30 @@ for (
   });
 }
 
+Deno.test("cli: --trace with its standard output gone still answers every request", async () => {
+  const child = deno([
+    ...SERVER,
+    "-b",
+    "127.0.0.1:0",
+    "--trace",
+    "examples/holamundo.ts:holaMundoApp",
+  ]).spawn();
+  const stderr = new Response(child.stderr).text();
+  const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let first = "";
+  while (!first.includes("\n")) first += (await out.read()).value ?? "";
+  const url = /(http:\S+\/)/.exec(first)![1];
+  // The reader goes away, as `| head -c 10` would.
+  await out.cancel();
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await get(new URL(`/${i}`, url))).status, 200);
+  }
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  const said = await stderr;
+  assert.doesNotMatch(said, /internal error|BrokenPipe.*\n\s+at /);
+});
+
 Deno.test("cli: --no-access-log prints no CLF line", async () => {
   await using cli = new Cli([
     "-b",
@@ -509,6 +533,10 @@ const MISTAKES: [string[], string][] = [
   [
     ["--send-timeout", "0x10"],
     "--send-timeout wants seconds (a number ≥ 0), got 0x10",
+  ],
+  [
+    ["--limit-request-body", "9".repeat(20)],
+    `--limit-request-body wants a whole number ≥ 0, got ${"9".repeat(20)}`,
   ],
   [
     ["--app-timeout", "1e309"],

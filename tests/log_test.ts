@@ -701,6 +701,39 @@ Deno.test("trace: the gateway's 500 in place of the app's chunk is said to be th
   );
 });
 
+Deno.test("trace and access log: a client that leaves before any answer is 'nothing' and nginx's 499", async () => {
+  const { lines, sink, errors } = recorder();
+  const first = Promise.withResolvers<void>();
+  const handler = toFetchHandler((_environ, startResponse) => {
+    startResponse("200 OK", []);
+    return (async function* () {
+      await first.promise;
+      yield "too late";
+    })();
+  }, {
+    trace: sink,
+    accessLog: (line) => void lines.push(line),
+    errors,
+    // A short timeout makes a clock that looks often: the client is
+    // watched from its first look after a whole tick.
+    readTimeout: 0.1,
+  });
+  const leaving = new AbortController();
+  const answer = handler(
+    new Request("http://localhost/left", { signal: leaving.signal }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  leaving.abort();
+  await answer;
+  first.resolve();
+  const seen = normalise(lines);
+  assert.equal(
+    seen.at(-2),
+    "[trace #1] server → client  nothing: the client left before the answer, T ms in all",
+  );
+  assert.match(seen.at(-1)!, / "GET \/left HTTP\/1\.1" 499 -$/);
+});
+
 const TRACED_MISTAKES: [string, unknown[], RegExp][] = [
   [
     "excInfo is a null-prototype object",

@@ -102,6 +102,25 @@ Deno.test({
   },
 });
 
+Deno.test("tls: a unix socket given a certificate serves plain HTTP, and wsgi.url_scheme says http", async () => {
+  const { serve } = await import("../mod.ts");
+  // The one socket path deno.json lets the tests use for this.
+  const path = "/tmp/denowsgi-scheme-test.sock";
+  await Deno.remove(path).catch(() => {});
+  await using _server = serve(app, { path, cert, key, onListen() {} });
+  using conn = await Deno.connect({ transport: "unix", path });
+  const encoder = new TextEncoder();
+  await conn.write(
+    encoder.encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+  );
+  let reply = "";
+  const buffer = new Uint8Array(4096);
+  for (let n; (n = await conn.read(buffer)) !== null;) {
+    reply += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  assert.match(reply, /^HTTP\/1\.1 200 [^]*\r\n\r\nhttp HTTP\/1\.1\n$/);
+});
+
 Deno.test({
   name: "tls: nghttp over TLS, the stream's frames as they come",
   ignore: !hasNghttp,
