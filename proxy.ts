@@ -44,7 +44,10 @@ export interface ProxyFixOptions {
   host?: number;
   /** `X-Forwarded-Port` → SERVER_PORT (and the port in HTTP_HOST). */
   port?: number;
-  /** `X-Forwarded-Prefix` → SCRIPT_NAME, where the app is mounted. */
+  /**
+   * `X-Forwarded-Prefix` → SCRIPT_NAME, where the app is mounted: a path of
+   * printable ASCII (percent-encoded, as proxies send it), else ignored.
+   */
   prefix?: number;
   /**
    * RFC 7239 `Forwarded`: its `for`, `proto` and `host` parameters, read
@@ -93,7 +96,9 @@ const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 const PORT = /^\d{1,5}$/;
 const IPV4 =
   /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const PREFIX = /^\/[^\s?#]*$/;
+// Printable ASCII: a header's other bytes would reach SCRIPT_NAME as latin-1
+// characters, where the gateway's paths are UTF-8 (a proxy percent-encodes).
+const PREFIX = /^\/(?:(?![?#])[!-~])*$/;
 
 /**
  * Wraps `app` so that the environ it sees holds the client's address,

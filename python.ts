@@ -53,6 +53,8 @@ import { PythonException } from "./python/exception.ts";
 import { LoadFailure, Pool } from "./python/pool.ts";
 import { type LoadMessage, PYTHON_DEFAULTS } from "./python/protocol.ts";
 
+export { PYTHON_DEFAULTS };
+
 export { PythonException };
 
 /**

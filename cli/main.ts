@@ -61,9 +61,9 @@ export async function main(args: string[]): Promise<number> {
 
 /** A Python app in one process, which nothing else asks to supervise. */
 function pythonAlone(command: Command): boolean {
+  const by = supervisedBy(command);
   return command.module !== undefined && isPython(command.module) &&
-    command.workers === 1 && command.timeout === undefined &&
-    command.maxRequests === 0;
+    (by === undefined || by === "--reload");
 }
 
 /** `--reload` of a Python app: loaded again in place, or the last one kept. */

@@ -10,6 +10,7 @@
 import type { Body, Chunk, Environ, StartResponse } from "../types.ts";
 import type { Clock, Due } from "../gateway/clock.ts";
 import { stringPairs } from "../gateway/environ.ts";
+import { requestLine } from "../gateway/errors.ts";
 import { ClientGone } from "../gateway/input.ts";
 import { PythonException } from "./exception.ts";
 import {
@@ -215,7 +216,8 @@ export class Exchange implements Due {
         // What start_response was told before the error is replayed, as a
         // TypeScript app's calls would have been, for the trace to show.
         // Python's error is the request's; a rule a call broke is said too.
-        const refused = this.#replay(message.head);
+        // Past the deadline the 503 went long ago: nothing to show.
+        const refused = this.#expired ? undefined : this.#replay(message.head);
         if (refused) this.#say(refused.message);
         this.#finish(undefined, error);
         return;
@@ -321,10 +323,7 @@ export class Exchange implements Due {
 
   /** One line in wsgi.errors about this request, as the gateway's are. */
   #say(line: string): void {
-    const { REQUEST_METHOD, REQUEST_URI } = this.environ;
-    this.environ["wsgi.errors"].write(
-      `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${line}\n`,
-    );
+    this.environ["wsgi.errors"].write(requestLine(this.environ, line));
   }
 
   #stream(): Body {

@@ -211,11 +211,10 @@ def check_start(status, headers):
 
 
 def check_started(starts):
-    """A body that is all there (a list, a file) comes after start_response."""
+    """A body's first bytes come after start_response."""
     if not starts:
         raise BodyError(
-            "the application returned its body without calling "
-            "start_response (PEP 3333)")
+            "the body came before start_response was called (PEP 3333)")
 
 
 def shown(value):
@@ -279,29 +278,23 @@ def handle(pairs, has_body, multiprocess):
             return None
         sent = True
         if len(starts) == 1 and starts[0][2] is None:
+            # One call (of str: check_start saw to it) crosses as one
+            # string, NUL-separated, unless a NUL is in it.
             status, headers, _ = starts[0]
-            # One call of str: one string, NUL-separated, crosses cheaply.
-            if type(status) is str and "\\0" not in status:
-                flat = [status]
-                for pair in headers:
-                    if len(pair) != 2:
-                        break
-                    name, value = pair
-                    if type(name) is not str or type(value) is not str:
-                        break
-                    if "\\0" in name or "\\0" in value:
-                        break
-                    flat.append(name)
-                    flat.append(value)
-                else:
-                    return "\\0".join(flat)
+            flat = [status]
+            for name, value in headers:
+                flat.append(name)
+                flat.append(value)
+            if not any("\\0" in text for text in flat):
+                return "\\0".join(flat)
         return to_js([[safe(a), safe(b), c] for a, b, c in starts], dict_converter=dict_to_js)
 
     def emit(value):
-        if not starts and value:
-            raise BodyError(
-                "the body's first chunk came before start_response was "
-                "called (PEP 3333)")
+        if not starts:
+            # PEP 3333 allows empty chunks before start_response.
+            if isinstance(value, (bytes, bytearray, str)) and not value:
+                return
+            check_started(starts)
         state = HOST.send(head(), chunk(value))
         if state == 1:
             state, stop = waited(HOST.drained())

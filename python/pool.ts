@@ -18,6 +18,7 @@
 
 import type { Application, Body, Environ, StartResponse } from "../types.ts";
 import { Clock, type Due } from "../gateway/clock.ts";
+import { requestLine } from "../gateway/errors.ts";
 import { PythonException } from "./exception.ts";
 import { Exchange, type Link, WATCH_TICK } from "./exchange.ts";
 import {
@@ -357,14 +358,14 @@ export class Pool {
     startResponse: StartResponse,
     queued: number,
   ): Body {
-    const { REQUEST_METHOD, REQUEST_URI } = environ;
-    const why = this.#all.length === 0
+    const closed = this.#all.length === 0;
+    const why = closed
       ? "no Python interpreter is running"
       : `${queued} requests already wait for the ${this.#all.length} Python interpreter(s) (queue limit ${this.#queue})`;
-    this.#refusals.say(
-      environ["wsgi.errors"],
-      `[wsgi] ${REQUEST_METHOD} ${REQUEST_URI}: ${why}; answered 503`,
-    );
+    const line = requestLine(environ, `${why}; answered 503`);
+    // A pool closed is said each time: it happens once, not as a flood.
+    if (closed) environ["wsgi.errors"].write(line);
+    else this.#refusals.say(environ["wsgi.errors"], line);
     startResponse("503 Service Unavailable", [
       ["Content-Type", "text/plain; charset=utf-8"],
       ["Retry-After", "1"],
@@ -405,7 +406,7 @@ class Refusals implements Due {
       return;
     }
     this.#saidAt = now;
-    errors.write(`${line}\n`);
+    errors.write(line);
   }
 
   tick(now: number): boolean {

@@ -108,6 +108,10 @@ Deno.test("proxyFix: X-Forwarded-Prefix sets SCRIPT_NAME, PATH_INFO untouched", 
   const environ = await seen({ prefix: 1 }, ALL);
   assert.equal(environ.SCRIPT_NAME, "/app");
   assert.equal(environ.PATH_INFO, "/x");
+  // Beyond printable ASCII a header's bytes are not the gateway's UTF-8
+  // paths: such a prefix is ignored, as a malformed one is.
+  const raw = await seen({ prefix: 1 }, { "X-Forwarded-Prefix": "/caf\u00e9" });
+  assert.equal(raw.SCRIPT_NAME, "");
 });
 
 Deno.test("proxyFix: RFC 7239 Forwarded gives for, proto and host", async () => {

@@ -423,15 +423,19 @@ Deno.test({
       "/int-header":
         "TypeError: start_response: each header must be a (name, value) tuple of str, not ('Content-Length', 5)",
       "/no-start":
-        "TypeError: the application returned its body without calling start_response (PEP 3333)",
+        "TypeError: the body came before start_response was called (PEP 3333)",
       "/yield-no-start":
-        "TypeError: the body's first chunk came before start_response was called (PEP 3333)",
+        "TypeError: the body came before start_response was called (PEP 3333)",
     };
     // Python's names, not the gateway's TypeScript ones.
     await assertRefusals(said, /startResponse|excInfo|a Object/);
     // Raised inside start_response: the traceback ends at the app's call.
     const log = (await client!.get("/int-header")).errors.join("");
     assert.match(log, /File ".*contract\.py", line \d+, in int_header/);
+    // PEP 3333 allows empty chunks before start_response.
+    const late = await client!.get("/empty-then-start");
+    assert.equal(late.status, 200);
+    assert.equal(late.text, "x");
   },
 });
 
