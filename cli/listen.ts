@@ -9,7 +9,7 @@
 import type { Application, LogWriter } from "../types.ts";
 import { type Bind, type Command, described, UsageError } from "./command.ts";
 import { Drain, stopGracefully } from "./drain.ts";
-import { errorLog, openLogs, say } from "./logs.ts";
+import { errorLog, openLogs, quietLegacyNotice, say } from "./logs.ts";
 import { flushLogs, standardOutput } from "../gateway/log.ts";
 import { serve } from "../gateway/serve.ts";
 
@@ -34,6 +34,7 @@ export async function serveCommand(
   app: Application,
   worker?: AsWorker,
 ): Promise<number> {
+  quietLegacyNotice();
   const drain = new Drain();
   const tls = await readTls(command);
   const accessFile = openLogs(command);

@@ -613,8 +613,9 @@ for (const [what, makeBody, status, text] of PENDING_CLOSES) {
   });
 }
 
-// The gateway listens to Deno's `request.signal` here (deno.json keeps
-// Deno's notice about that signal quiet).
+// The gateway listens to Deno's `request.signal` here: Deno prints a
+// one-time notice about that signal on standard error (server.ts keeps it
+// quiet; this test serves without it).
 Deno.test("a client gone before an async body's first chunk: close() once, one log line", async () => {
   const called = Promise.withResolvers<void>();
   const firstChunk = Promise.withResolvers<void>();

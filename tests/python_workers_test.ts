@@ -165,8 +165,8 @@ Deno.test({
       assert.match(await slowly, /slept|burned/);
     }
     // A view answering after a tick followed its client through Deno's
-    // request.signal: deno.json's no-legacy-abort keeps Deno's notice about
-    // that signal (legacy behaviour) off the learner's terminal.
+    // request.signal: server.ts keeps Deno's notice about that signal
+    // (legacy behaviour) off the learner's terminal.
     server.child.kill("SIGKILL");
     assert.doesNotMatch(await server.stderr, /legacy behavior/);
   },
