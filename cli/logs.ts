@@ -130,7 +130,7 @@ const LEGACY_NOTICE =
  * behaviour the notice warns of changes nothing for it; a learner would take
  * it for a fault of theirs. Opting in to Deno's newer behaviour instead
  * (`--unstable-no-legacy-abort`) was measured to cost a keep-alive POST
- * about 2 µs of CPU more, 9% (bench/http.ts post1k, 9 interleaved rounds).
+ * about 2 µs of CPU more, 8–10% (bench/http.ts post1k, 9 interleaved rounds).
  */
 export function quietLegacyNotice(): void {
   const warn = console.warn;
