@@ -288,15 +288,16 @@ class RequestWatcher implements Watcher {
     // The first end is what the client got (see AccessLine.end).
     if (this.#ended) return;
     this.#ended = true;
-    const size = sizeOf(sent, this.#method);
     const took = (performance.now() - this.#started).toFixed(2);
-    if (how === "gone") {
-      this.#say(
-        `server → client  nothing: the client left before the answer, ${took} ms in all`,
-      );
-      this.#accessLine?.end(status, sent);
-      return;
-    }
+    const told = how === "gone"
+      ? "nothing: the client left before the answer"
+      : this.#told(status, sizeOf(sent, this.#method), how);
+    this.#say(`server → client  ${told}, ${took} ms in all`);
+    this.#accessLine?.end(status, sent);
+  }
+
+  /** What the client got of a response that reached it. */
+  #told(status: number, size: number, how: Ending | undefined): string {
     const parts = [
       count(this.#writes, "write"),
       count(this.#chunks, "chunk"),
@@ -315,10 +316,7 @@ class RequestWatcher implements Watcher {
       : how === "left"
       ? ", then the client left"
       : "";
-    this.#say(
-      `server → client  ${status}, ${what}${then}, ${took} ms in all`,
-    );
-    this.#accessLine?.end(status, sent);
+    return `${status}, ${what}${then}`;
   }
 
   /** A step of the flow, with the time since the step before. */

@@ -55,10 +55,9 @@ export function serve(
   );
   const addr = server.addr;
   // Deno serves TLS on TCP only, and only with a certificate.
-  shared.listening.scheme =
-    addr.transport === "tcp" && "cert" in options && options.cert != null
-      ? "https"
-      : "http";
+  const tls = addr.transport === "tcp" && "cert" in options &&
+    options.cert != null;
+  shared.listening.scheme = tls ? "https" : "http";
   if (addr.transport === "tcp") {
     // The name the server was asked to listen on (`localhost`), as wsgiref
     // reports it, rather than the address it resolved to.
@@ -68,7 +67,7 @@ export function serve(
         ? options.hostname
         : addr.hostname,
       addr.port,
-      "cert" in options ? undefined : addr.hostname,
+      tls ? undefined : addr.hostname,
     );
   }
   return server;
